@@ -1,0 +1,139 @@
+"""The one path by which rows enter the warehouse: validate, quarantine, store.
+
+Simulated markets and vendor files both come through :func:`store_rows`, so nothing
+bypasses validation. Rows that break a row rule of the table's pandera schema go to
+the ``quarantine`` table with the rule's name as the reason; problems that concern the
+whole frame (a missing column, a wrong type) raise :class:`IngestError` and nothing is
+written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import pandera.polars as pa
+import polars as pl
+
+from pipelines.schemas import QUARANTINE, conform
+from pipelines.warehouse import TABLES, Warehouse
+
+
+class IngestError(ValueError):
+    """A frame that cannot be stored at all (its rows are not even checked)."""
+
+
+@dataclass(frozen=True)
+class StoreReport:
+    table: str
+    rows_in: int
+    rows_stored: int
+    rows_quarantined: int
+    reasons: dict[str, int]
+
+    def __str__(self) -> str:
+        why = ", ".join(f"{k}: {v}" for k, v in sorted(self.reasons.items())) or "none"
+        return (
+            f"{self.table}: {self.rows_in} rows in, {self.rows_stored} stored, "
+            f"{self.rows_quarantined} quarantined ({why})"
+        )
+
+
+def quarantine_rows(
+    rows: pl.DataFrame, table: str, source: str, reasons: pl.Series | str, lines: pl.Series | None = None
+) -> pl.DataFrame:
+    """Rows in the ``quarantine`` table's shape: the original row as JSON plus a reason."""
+    date_col = TABLES[table].date_column
+    raw = [json.dumps(r, default=str) for r in rows.iter_rows(named=True)]
+    return conform(
+        pl.DataFrame(
+            {
+                "table_name": [table] * rows.height,
+                "quote_date": rows[date_col] if date_col in rows.columns else [None] * rows.height,
+                "source": [source] * rows.height,
+                "line": lines if lines is not None else [None] * rows.height,
+                "reason": reasons if isinstance(reasons, pl.Series) else [reasons] * rows.height,
+                "raw": raw,
+            },
+            strict=False,
+        ),
+        QUARANTINE,
+    )
+
+
+UNIQUENESS_CHECKS = ("field_uniqueness", "multiple_fields_uniqueness")
+
+
+def _unique_keys(schema: pa.DataFrameSchema) -> list[str]:
+    if schema.unique:
+        return list(schema.unique)
+    return [name for name, col in schema.columns.items() if col.unique]
+
+
+def split_valid(frame: pl.DataFrame, table: str, source: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split ``frame`` into rows that pass the table's schema and quarantined rows.
+
+    Row rules first: a row breaking any check is quarantined with the checks' names as
+    its reason. Then duplicate keys among the remaining rows are resolved
+    deterministically: the first row in frame order stays, later ones are quarantined
+    as ``duplicate_key``.
+    """
+    schema = TABLES[table].schema
+    if schema is None:
+        raise IngestError(f"table {table!r} has no schema")
+    missing = set(schema.columns) - set(frame.columns)
+    if missing:
+        raise IngestError(f"{table}: missing columns {sorted(missing)}")
+    try:
+        frame = conform(frame, schema)
+    except pl.exceptions.PolarsError as err:
+        raise IngestError(f"{table}: columns cannot be cast to the contract's types: {err}") from err
+    bad_index = pl.DataFrame(schema={"index": pl.UInt32, "reason": pl.String})
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases.filter(~pl.col("check").is_in(UNIQUENESS_CHECKS))
+        frame_level = cases.filter(pl.col("index").is_null())
+        if frame_level.height:
+            raise IngestError(f"{table}: {frame_level.select('column', 'check').unique().rows()}") from err
+        bad_index = (
+            cases.with_columns(pl.col("index").cast(pl.UInt32), reason=pl.col("column") + ":" + pl.col("check"))
+            .group_by("index")
+            .agg(pl.col("reason").unique().sort().str.join(";"))
+        )
+    indexed = frame.with_row_index("index")
+    bad = indexed.join(bad_index, on="index")
+    good = indexed.join(bad_index, on="index", how="anti").drop("index")
+    rejected = [quarantine_rows(bad.drop("index", "reason"), table, source, bad["reason"])]
+    keys = _unique_keys(schema)
+    if keys:
+        dup = good.select(pl.struct(keys).is_first_distinct().not_()).to_series()
+        rejected.append(quarantine_rows(good.filter(dup), table, source, "duplicate_key"))
+        good = good.filter(~dup)
+    return good, pl.concat(rejected)
+
+
+def store_rows(
+    warehouse: Warehouse,
+    table: str,
+    frame: pl.DataFrame,
+    kind: str,
+    dates: Sequence[date],
+    source: str,
+    mode: str = "replace",
+    extra_quarantine: pl.DataFrame | None = None,
+) -> StoreReport:
+    """Validate ``frame`` and store it as the ``kind`` rows of ``table`` for ``dates``.
+
+    ``extra_quarantine`` carries rows a vendor reader already rejected, so the
+    quarantine record of one source is written in one piece with its data.
+    """
+    good, bad = split_valid(frame, table, source)
+    if extra_quarantine is not None and extra_quarantine.height:
+        bad = pl.concat([extra_quarantine, bad], how="vertical_relaxed")
+    warehouse.write_partitions(table, good, kind, dates, mode=mode, validated=True)
+    warehouse.write_quarantine(f"{table}__{source}", bad, dates)
+    reasons = dict(bad.group_by("reason").len().iter_rows()) if bad.height else {}
+    return StoreReport(table, frame.height + (0 if extra_quarantine is None else extra_quarantine.height), good.height, bad.height, reasons)

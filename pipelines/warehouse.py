@@ -1,0 +1,337 @@
+"""The warehouse: immutable Parquet partitions, with DuckDB views for people.
+
+Why this design. DuckDB lets one process write a database file *or* many processes
+read it, never both: a user's ``duckdb -readonly`` session would make a writing
+materialization fail, and a long write would block the user's queries. So the
+pipeline never writes the DuckDB file while it materializes. Data lives in Parquet
+files, one per partition:
+
+    <root>/data/<table>/<partition>/<kind>.parquet
+
+where ``<partition>`` is ``date=YYYY-MM-DD`` for large per-session tables (the option
+chain and its features) and ``year=YYYY`` for small daily tables, and ``<kind>`` is
+``simulated``, ``vendor`` (rows from a real file) or ``derived`` (computed features).
+Every write goes to a temporary file in the same folder and is then renamed over the
+old one (``os.replace`` is atomic on POSIX), so a reader sees the old partition or the
+new one, never half of one, and a killed write leaves the previous file intact.
+Writers are serialized by an advisory lock on ``<root>/.write.lock``; readers take no
+lock at all.
+
+``<root>/volsignals.duckdb`` holds only *views* over those files (and the SQL macros of
+``warehouse/*.sql``). The views read the Parquet glob at query time, so they show new
+partitions without being rewritten; the pipeline refreshes the file when it can and
+simply skips that step while a user holds it open.
+
+Precedence: when a session has both vendor and simulated rows in a table, the vendor
+rows win (both in the DuckDB views and in :meth:`Warehouse.read`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandera.polars as pa
+import polars as pl
+
+from pipelines.schemas import SCHEMAS, empty_frame
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_ROOT = REPO_ROOT / "warehouse"
+SQL_DIR = REPO_ROOT / "warehouse"
+DB_FILE = "volsignals.duckdb"
+
+SourceKind = str  # "simulated" | "vendor" | "derived"
+SOURCE_KINDS = ("simulated", "vendor", "derived")
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    """How one table is stored: its date column and partition grain."""
+
+    name: str
+    date_column: str
+    grain: str  # "date" or "year"
+    schema: pa.DataFrameSchema | None = None
+
+
+def _layout(name: str, date_column: str, grain: str) -> TableLayout:
+    return TableLayout(name, date_column, grain, SCHEMAS.get(name))
+
+
+#: Every table the pipeline writes. The raw tables carry a pandera schema; derived
+#: tables are validated by the schemas of the modules that produce them.
+TABLES: dict[str, TableLayout] = {
+    t.name: t
+    for t in [
+        _layout("spx_options", "quote_date", "date"),
+        _layout("spx_daily", "date", "year"),
+        _layout("vix_term_structure", "date", "year"),
+        _layout("vx_futures", "date", "year"),
+        _layout("breadth_daily", "date", "year"),
+        _layout("events", "date", "year"),
+        _layout("quarantine", "quote_date", "source"),
+    ]
+}
+
+
+def register_table(name: str, date_column: str, grain: str, schema: pa.DataFrameSchema | None = None) -> None:
+    """Declare a derived table (features, decisions, backtest) so it gets a view."""
+    TABLES[name] = TableLayout(name, date_column, grain, schema)
+
+
+def warehouse_root() -> Path:
+    """The warehouse folder: ``$VOLSIGNALS_WAREHOUSE`` or ``<repo>/warehouse``."""
+    return Path(os.environ.get("VOLSIGNALS_WAREHOUSE", DEFAULT_ROOT)).resolve()
+
+
+def _partition_name(layout: TableLayout, d: date) -> str:
+    return f"date={d.isoformat()}" if layout.grain == "date" else f"year={d.year}"
+
+
+def _atomic_write(frame: pl.DataFrame, path: Path) -> None:
+    """Write ``frame`` to ``path`` so that readers only ever see a whole file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    frame.write_parquet(tmp, compression="zstd", statistics=True)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class Warehouse:
+    """Reads and writes the partitioned Parquet store under one root folder."""
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = Path(root).resolve() if root is not None else warehouse_root()
+        self.data = self.root / "data"
+
+    # ------------------------------------------------------------------ writing
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Serialize writers across processes (readers never take it)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".write.lock", "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def table_dir(self, table: str) -> Path:
+        return self.data / table
+
+    def ensure_schema_file(self, table: str, frame: pl.DataFrame | None = None) -> None:
+        """Keep a zero-row Parquet file that fixes the table's columns for the views."""
+        layout = TABLES[table]
+        path = self.table_dir(table) / "_schema" / "empty.parquet"
+        if path.exists():
+            return
+        if frame is None:
+            if layout.schema is None:
+                return
+            frame = empty_frame(layout.schema)
+        _atomic_write(frame.clear(), path)
+
+    def write_partitions(
+        self,
+        table: str,
+        frame: pl.DataFrame,
+        kind: SourceKind,
+        dates: Sequence[date],
+        mode: str = "replace",
+        validated: bool = False,
+    ) -> dict[str, int]:
+        """Store ``frame``'s rows for ``dates`` of ``table`` as ``kind`` rows.
+
+        ``mode="replace"``: the rows of ``kind`` for each of ``dates`` become exactly the
+        rows of ``frame`` for that date (a date with no rows in ``frame`` is emptied).
+        ``mode="upsert"``: rows of ``frame`` replace stored rows with the same key
+        (the schema's ``unique`` columns), other stored rows of those dates stay.
+
+        The frame is validated against the table's pandera schema first (unless the
+        caller already did, ``validated=True``); on error nothing is written. Returns rows written per partition.
+        """
+        if kind not in SOURCE_KINDS:
+            raise ValueError(f"unknown source kind {kind!r}")
+        layout = TABLES[table]
+        if layout.schema is not None and not validated:
+            frame = layout.schema.validate(frame)
+        col = layout.date_column
+        wanted = sorted(set(dates))
+        outside = frame.filter(~pl.col(col).is_in(wanted))
+        if outside.height:
+            raise ValueError(
+                f"{table}: {outside.height} rows dated outside the partitions being written "
+                f"(e.g. {outside[col][0]})"
+            )
+        written: dict[str, int] = {}
+        by_partition: dict[str, list[date]] = {}
+        for d in wanted:
+            by_partition.setdefault(_partition_name(layout, d), []).append(d)
+        with self.write_lock():
+            self.ensure_schema_file(table, frame)
+            for part, part_dates in by_partition.items():
+                path = self.table_dir(table) / part / f"{kind}.parquet"
+                new_rows = frame.filter(pl.col(col).is_in(part_dates))
+                if layout.grain == "year" and path.exists():
+                    old = pl.read_parquet(path)
+                    if mode == "upsert":
+                        keys = list(layout.schema.unique) if layout.schema is not None and layout.schema.unique else [col]
+                        old = old.join(new_rows.select(keys), on=keys, how="anti")
+                    else:
+                        old = old.filter(~pl.col(col).is_in(part_dates))
+                    new_rows = pl.concat([old, new_rows], how="vertical_relaxed")
+                new_rows = new_rows.sort(col, maintain_order=True)
+                _atomic_write(new_rows, path)
+                written[part] = new_rows.height
+        return written
+
+    def write_quarantine(self, source_name: str, frame: pl.DataFrame, dates: Sequence[date]) -> None:
+        """Replace the quarantined rows recorded for one source on ``dates``.
+
+        Quarantine is kept per source (a vendor file or the simulator), so re-ingesting a
+        file is idempotent and a corrected file's record replaces the old one's dates.
+        """
+        layout = TABLES["quarantine"]
+        frame = layout.schema.validate(frame)  # type: ignore[union-attr]
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in source_name)
+        path = self.table_dir("quarantine") / f"source={safe}" / "rows.parquet"
+        if frame.is_empty() and not path.exists():
+            return
+        with self.write_lock():
+            self.ensure_schema_file("quarantine")
+            if path.exists():
+                old = pl.read_parquet(path).filter(~pl.col("quote_date").is_in(list(dates)))
+                frame = pl.concat([old, frame], how="vertical_relaxed")
+            _atomic_write(frame, path)
+
+    # ------------------------------------------------------------------ reading
+    def files(self, table: str) -> list[Path]:
+        base = self.table_dir(table)
+        return sorted(p for p in base.glob("*/*.parquet") if p.parent.name != "_schema") if base.exists() else []
+
+    def read(
+        self,
+        table: str,
+        start: date | None = None,
+        end: date | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pl.DataFrame:
+        """Rows of ``table`` dated ``start``..``end`` (inclusive), vendor rows winning.
+
+        Only the partitions that can hold those dates are opened.
+        """
+        layout = TABLES[table]
+        col = layout.date_column
+        paths = self.files(table)
+        if layout.grain == "date":
+            paths = [p for p in paths if _in_range(date.fromisoformat(p.parent.name[5:]), start, end)]
+        elif layout.grain == "year":
+            paths = [
+                p
+                for p in paths
+                if (start is None or int(p.parent.name[5:]) >= start.year)
+                and (end is None or int(p.parent.name[5:]) <= end.year)
+            ]
+        if not paths:
+            schema_file = self.table_dir(table) / "_schema" / "empty.parquet"
+            if schema_file.exists():
+                frame = pl.read_parquet(schema_file)
+            elif layout.schema is not None:
+                frame = empty_frame(layout.schema)
+            else:
+                raise KeyError(f"table {table!r} has no data in {self.data}")
+            return frame.select(columns) if columns else frame
+        frames = [pl.scan_parquet(p).with_columns(pl.lit(p.stem).alias("_kind")) for p in paths]
+        lf = pl.concat(frames, how="diagonal_relaxed")
+        if start is not None:
+            lf = lf.filter(pl.col(col) >= start)
+        if end is not None:
+            lf = lf.filter(pl.col(col) <= end)
+        if layout.grain != "source":
+            vendor_dates = lf.filter(pl.col("_kind") == "vendor").select(col).unique()
+            lf = pl.concat(
+                [
+                    lf.filter(pl.col("_kind") != "simulated"),
+                    lf.filter(pl.col("_kind") == "simulated").join(vendor_dates, on=col, how="anti"),
+                ],
+                how="vertical_relaxed",
+            )
+        lf = lf.drop("_kind")
+        if columns:
+            lf = lf.select(columns)
+        return lf.collect().sort(col, maintain_order=True)
+
+    def dates(self, table: str) -> list[date]:
+        """Distinct dates stored in ``table``."""
+        frame = self.read(table, columns=[TABLES[table].date_column])
+        return frame.get_column(TABLES[table].date_column).unique().sort().to_list()
+
+    # ------------------------------------------------------------------ DuckDB
+    @property
+    def db_path(self) -> Path:
+        return self.root / DB_FILE
+
+    def view_sql(self, table: str) -> str:
+        """``CREATE VIEW`` text for one table (vendor rows win over simulated ones)."""
+        layout = TABLES[table]
+        glob = (self.table_dir(table) / "*" / "*.parquet").as_posix().replace("'", "''")
+        col = layout.date_column
+        scan = f"read_parquet('{glob}', union_by_name = true, filename = true)"
+        if layout.grain == "source":
+            body = f"SELECT * EXCLUDE (filename) FROM {scan}"
+        else:
+            body = (
+                f"WITH f AS (SELECT * FROM {scan}), "
+                f"v AS (SELECT DISTINCT {col} FROM f WHERE filename LIKE '%/vendor.parquet') "
+                f"SELECT * EXCLUDE (filename) FROM f "
+                f"WHERE NOT (filename LIKE '%/simulated.parquet' AND {col} IN (SELECT {col} FROM v))"
+            )
+        return f"CREATE OR REPLACE VIEW {table} AS {body}"
+
+    def publish_views(self) -> bool:
+        """(Re)create the DuckDB views and macros; skip quietly if a user holds the file.
+
+        Returns True when the views were written. Views read the Parquet glob at query
+        time, so skipping only delays views for *new tables*, never new rows.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(self.db_path))
+        except (duckdb.IOException, duckdb.ConnectionException):
+            return False  # a user holds the file: the existing views stay valid
+        try:
+            for table in TABLES:
+                if (self.table_dir(table) / "_schema" / "empty.parquet").exists() or self.files(table):
+                    con.execute(self.view_sql(table))
+            for sql_file in sorted(SQL_DIR.glob("*.sql")):
+                con.execute(sql_file.read_text())
+        finally:
+            con.close()
+        return True
+
+    def connect_readonly(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB session with the same views (takes no lock on any file)."""
+        con = duckdb.connect()
+        for table in TABLES:
+            if (self.table_dir(table) / "_schema" / "empty.parquet").exists() or self.files(table):
+                con.execute(self.view_sql(table))
+        for sql_file in sorted(SQL_DIR.glob("*.sql")):
+            con.execute(sql_file.read_text())
+        return con
+
+    def remove(self) -> None:
+        """Delete the whole warehouse folder (used by tests and `volsignals reset`)."""
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _in_range(d: date, start: date | None, end: date | None) -> bool:
+    return (start is None or d >= start) and (end is None or d <= end)

@@ -1,0 +1,193 @@
+"""The warehouse: atomic partitions, vendor precedence, and readers that never block writers."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import date
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.ingest import IngestError, store_rows
+from pipelines.warehouse import Warehouse
+
+D1, D2 = date(2024, 1, 2), date(2024, 1, 3)
+
+
+def vix_rows(days, value: float, source: str = "simulator:seed=7") -> pl.DataFrame:
+    return pl.DataFrame(
+        {"date": list(days), "series": ["VIX"] * len(days), "value": [value] * len(days), "source": [source] * len(days)}
+    )
+
+
+def daily_rows(n: int, day: date, price: float) -> pl.DataFrame:
+    """A big per-session frame (stored under the one-file-per-session grain)."""
+    return pl.DataFrame(
+        {
+            "quote_date": [day] * n,
+            "k": list(range(n)),
+            "price": [price] * n,
+        }
+    )
+
+
+@pytest.fixture
+def store(tmp_path) -> Warehouse:
+    return Warehouse(tmp_path / "wh")
+
+
+def test_rewriting_a_partition_is_idempotent(store):
+    store.write_partitions("vix_term_structure", vix_rows([D1, D2], 13.0), "simulated", [D1, D2])
+    first = store.read("vix_term_structure")
+    store.write_partitions("vix_term_structure", vix_rows([D1, D2], 13.0), "simulated", [D1, D2])
+    assert store.read("vix_term_structure").equals(first)
+    assert first.height == 2
+
+
+def test_replace_mode_only_touches_the_dates_written(store):
+    store.write_partitions("vix_term_structure", vix_rows([D1, D2], 13.0), "simulated", [D1, D2])
+    store.write_partitions("vix_term_structure", vix_rows([D2], 20.0), "simulated", [D2])
+    assert store.read("vix_term_structure")["value"].to_list() == [13.0, 20.0]
+
+
+def test_vendor_rows_win_over_simulated_rows_for_the_same_session(store):
+    store.write_partitions("vix_term_structure", vix_rows([D1, D2], 13.0), "simulated", [D1, D2])
+    store.write_partitions("vix_term_structure", vix_rows([D2], 17.5, "file:VIX_History.csv"), "vendor", [D2])
+    python_view = store.read("vix_term_structure")
+    sql_view = store.connect_readonly().sql("SELECT * FROM vix_term_structure ORDER BY date").pl()
+    assert python_view["value"].to_list() == [13.0, 17.5]
+    assert sql_view["value"].to_list() == [13.0, 17.5]
+
+
+def test_rows_outside_the_partitions_being_written_are_refused(store):
+    with pytest.raises(ValueError, match="outside the partitions"):
+        store.write_partitions("vix_term_structure", vix_rows([D1, D2], 13.0), "simulated", [D1])
+
+
+def test_a_frame_breaking_the_contract_writes_nothing(store):
+    store.write_partitions("vix_term_structure", vix_rows([D1], 13.0), "simulated", [D1])
+    with pytest.raises(IngestError, match="missing columns"):
+        store_rows(store, "vix_term_structure", vix_rows([D1], 14.0).drop("value"), "simulated", [D1], "sim")
+    assert store.read("vix_term_structure")["value"].to_list() == [13.0]
+
+
+def test_bad_rows_are_quarantined_with_a_reason_not_dropped(store):
+    frame = pl.concat([vix_rows([D1], 13.0), vix_rows([D2], -1.0), vix_rows([D2], 15.0)])
+    report = store_rows(store, "vix_term_structure", frame, "simulated", [D1, D2], "sim")
+    assert (report.rows_stored, report.rows_quarantined) == (2, 1)
+    quarantined = store.read("quarantine")
+    assert quarantined["reason"].to_list() == ["value:greater_than(0)"]
+    assert '"value": -1.0' in quarantined["raw"][0]
+
+
+def test_duplicate_keys_keep_the_first_row_and_quarantine_the_rest(store):
+    frame = pl.concat([vix_rows([D1], 13.0), vix_rows([D1], 14.0)])
+    report = store_rows(store, "vix_term_structure", frame, "simulated", [D1], "sim")
+    assert report.reasons == {"duplicate_key": 1}
+    assert store.read("vix_term_structure")["value"].to_list() == [13.0]
+
+
+# --------------------------------------------------------------------------- processes
+_HOLD_OPEN = textwrap.dedent(
+    """
+    import sys, time, duckdb
+    con = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == "ro")
+    con.sql("SELECT count(*) FROM vix_term_structure").fetchall()
+    print("holding", flush=True)
+    time.sleep(60)
+    """
+)
+
+
+@pytest.mark.parametrize("mode", ["ro", "rw"])
+def test_a_user_session_holding_the_duckdb_file_never_fails_a_write(store, mode):
+    store.write_partitions("vix_term_structure", vix_rows([D1], 13.0), "simulated", [D1])
+    assert store.publish_views()
+    user = subprocess.Popen([sys.executable, "-c", _HOLD_OPEN, str(store.db_path), mode], stdout=subprocess.PIPE, text=True)
+    try:
+        assert user.stdout.readline().strip() == "holding"
+        report = store_rows(store, "vix_term_structure", vix_rows([D2], 14.0), "simulated", [D2], "sim")
+        assert report.rows_stored == 1
+        assert store.publish_views() is False  # skipped, not failed
+        assert store.read("vix_term_structure")["value"].to_list() == [13.0, 14.0]
+    finally:
+        user.kill()
+        user.wait()
+    # once the user has gone, the same view file shows the new rows
+    con = duckdb.connect(str(store.db_path), read_only=True)
+    assert con.sql("SELECT count(*) FROM vix_term_structure").fetchone()[0] == 2
+    con.close()
+
+
+def _writer(root: str, rounds: int, n: int) -> None:
+    from pipelines.warehouse import TABLES, Warehouse, register_table
+
+    if "bench_rows" not in TABLES:
+        register_table("bench_rows", "quote_date", "date")
+    wh = Warehouse(root)
+    for i in range(rounds):
+        wh.write_partitions("bench_rows", daily_rows(n, D1, float(i)), "derived", [D1])
+
+
+def test_queries_during_a_materialization_see_whole_partitions_only(store):
+    """Readers run while a writer rewrites one partition again and again."""
+    from pipelines.warehouse import TABLES, register_table
+
+    if "bench_rows" not in TABLES:
+        register_table("bench_rows", "quote_date", "date")
+    n = 200_000
+    store.write_partitions("bench_rows", daily_rows(n, D1, -1.0), "derived", [D1])
+    assert store.publish_views()
+    writer = mp.get_context("spawn").Process(target=_writer, args=(str(store.root), 15, n))
+    writer.start()
+    con = duckdb.connect(str(store.db_path), read_only=True)
+    seen = []
+    try:
+        while writer.is_alive():
+            count, distinct_prices = con.sql("SELECT count(*), count(DISTINCT price) FROM bench_rows").fetchone()
+            seen.append((count, distinct_prices))
+    finally:
+        writer.join()
+        con.close()
+    assert writer.exitcode == 0  # the reader never broke the writer
+    assert seen, "the reader ran no query while the writer worked"
+    assert all(s == (n, 1) for s in seen)  # never half of one version, never two versions mixed
+
+
+_KILLED_WRITER = textwrap.dedent(
+    """
+    import os, sys, time
+    from datetime import date
+    import polars as pl
+    from pipelines.warehouse import Warehouse
+    import pipelines.warehouse as w
+
+    def stall(src, dst):  # the process is killed between writing the file and publishing it
+        print("written", flush=True)
+        time.sleep(60)
+    w.os.replace = stall
+    frame = pl.DataFrame({"date": [date(2024, 1, 2)], "series": ["VIX"], "value": [99.0], "source": ["sim"]})
+    Warehouse(sys.argv[1]).write_partitions("vix_term_structure", frame, "simulated", [date(2024, 1, 2)])
+    """
+)
+
+
+def test_a_write_killed_midway_leaves_the_previous_partition_intact(store):
+    store.write_partitions("vix_term_structure", vix_rows([D1], 13.0), "simulated", [D1])
+    env = {**os.environ, "PYTHONPATH": str(__import__("pathlib").Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(store.root)], stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout.readline().strip() == "written"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert store.read("vix_term_structure")["value"].to_list() == [13.0]
+    assert store.connect_readonly().sql("SELECT value FROM vix_term_structure").fetchall() == [(13.0,)]
+    # the next write succeeds and the lock was released with the dead process
+    store.write_partitions("vix_term_structure", vix_rows([D1], 14.0), "simulated", [D1])
+    assert store.read("vix_term_structure")["value"].to_list() == [14.0]
