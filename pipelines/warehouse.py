@@ -78,6 +78,19 @@ TABLES: dict[str, TableLayout] = {
         _layout("breadth_daily", "date", "year"),
         _layout("events", "date", "year"),
         _layout("quarantine", "quote_date", "source"),
+        # derived tables (features, decisions, backtest)
+        _layout("option_features", "quote_date", "date"),
+        _layout("chain_features", "quote_date", "year"),
+        _layout("market_features", "date", "year"),
+        _layout("regimes", "date", "year"),
+        _layout("feature_registry", "first_date", "all"),
+        _layout("condor_decisions", "date", "all"),
+        _layout("condor_positions", "date", "all"),
+        _layout("condor_trades", "entry_date", "all"),
+        _layout("hedge_layers", "date", "all"),
+        _layout("backtest_daily", "date", "all"),
+        _layout("backtest_summary", "start_date", "all"),
+        _layout("ingest_log", "first_date", "all"),
     ]
 }
 
@@ -94,6 +107,11 @@ def warehouse_root() -> Path:
 
 def _partition_name(layout: TableLayout, d: date) -> str:
     return f"date={d.isoformat()}" if layout.grain == "date" else f"year={d.year}"
+
+
+#: Partition grains: one file per session, per calendar year, per source (quarantine),
+#: or one file for the whole table (small results recomputed as a whole, e.g. a backtest).
+GRAINS = ("date", "year", "source", "all")
 
 
 def _atomic_write(frame: pl.DataFrame, path: Path) -> None:
@@ -193,6 +211,27 @@ class Warehouse:
                 _atomic_write(new_rows, path)
                 written[part] = new_rows.height
         return written
+
+    def write_table(self, table: str, frame: pl.DataFrame) -> int:
+        """Replace a whole-table (``grain="all"``) derived table atomically."""
+        layout = TABLES[table]
+        if layout.grain != "all":
+            raise ValueError(f"{table} is partitioned by {layout.grain}; use write_partitions")
+        if layout.schema is not None:
+            frame = layout.schema.validate(frame)
+        with self.write_lock():
+            self.ensure_schema_file(table, frame)
+            _atomic_write(frame, self.table_dir(table) / "all" / "derived.parquet")
+        return frame.height
+
+    def append(self, table: str, rows: pl.DataFrame) -> None:
+        """Append rows to a small whole-table log (read, extend, replace atomically)."""
+        path = self.table_dir(table) / "all" / "derived.parquet"
+        with self.write_lock():
+            self.ensure_schema_file(table, rows)
+            if path.exists():
+                rows = pl.concat([pl.read_parquet(path), rows], how="vertical_relaxed")
+            _atomic_write(rows, path)
 
     def write_quarantine(self, source_name: str, frame: pl.DataFrame, dates: Sequence[date]) -> None:
         """Replace the quarantined rows recorded for one source on ``dates``.

@@ -7,9 +7,19 @@ project itself never needs it.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Tests never touch the repository's warehouse or Dagster instance, and simulate small
+# chains (1–2 thousand contracts a day) so the suite stays fast on two cores.
+_SCRATCH = Path(tempfile.mkdtemp(prefix="volsignals-tests-"))
+os.environ["VOLSIGNALS_WAREHOUSE"] = str(_SCRATCH / "warehouse")
+os.environ["DAGSTER_HOME"] = str(_SCRATCH / "dagster_home")
+os.environ["VOLSIGNALS_CHAIN_SIZE"] = "small"
+(_SCRATCH / "dagster_home").mkdir()
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

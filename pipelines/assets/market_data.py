@@ -1,0 +1,164 @@
+"""Stage 1 — market data: the raw tables, one partition per NYSE session.
+
+The embedded default market is simulated (``features/simulate``) and stored through
+:func:`pipelines.ingest.store_rows`, the same validation path a vendor file takes.
+Vendor files land through ``volsignals ingest`` / the landing-folder sensor and win
+over simulated rows for the sessions they cover.
+"""
+
+
+from datetime import date, timedelta
+
+import dagster as dg
+import polars as pl
+
+from features.simulate import DailyMarket, simulate_chain, simulate_daily
+from pipelines.calendar import LAST_CALENDAR_DAY, sessions_between
+from pipelines.events_calendar import events_between
+from pipelines.ingest import store_rows
+from pipelines.metadata import table_metadata
+from pipelines.partitions import FIRST_PARTITION, backfill_in_batches, partition_dates, trading_days
+from pipelines.resources import MarketSimulatorResource, WarehouseResource
+from pipelines.schemas import SCHEMAS
+
+GROUP = "market_data"
+OWNERS = ["team:data-platform"]
+DAILY_TABLES = ["spx_daily", "vix_term_structure", "vx_futures", "breadth_daily"]
+CALENDAR_START = date(1990, 1, 2)
+CHAIN_BATCH = 21
+
+
+def _schema_check(table: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        "matches_contract",
+        asset=table,
+        blocking=True,
+        description=f"Stored rows re-read from the warehouse validate against the `{table}` pandera schema.",
+    )
+
+
+def _validate_stored(store, table: str, dates: list[date]) -> dg.AssetCheckResult:
+    stored = store.read(table, dates[0], dates[-1])
+    errors = None
+    try:
+        SCHEMAS[table].validate(stored, lazy=True)
+    except Exception as err:  # pandera SchemaErrors: report, don't crash the step
+        errors = str(err)[:2000]
+    return dg.AssetCheckResult(
+        asset_key=table,
+        check_name="matches_contract",
+        passed=errors is None,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"rows_checked": stored.height, **({"errors": errors} if errors else {})},
+    )
+
+
+def simulated_daily_market(last_day: date, simulator: MarketSimulatorResource) -> DailyMarket:
+    """The simulated path from the fixed origin through ``last_day`` (range-independent)."""
+    sessions = sessions_between(FIRST_PARTITION, last_day)
+    return simulate_daily(sessions, events_between(FIRST_PARTITION, LAST_CALENDAR_DAY), simulator.config())
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"parquet", "duckdb"},
+    check_specs=[_schema_check("events")],
+    description=(
+        "FOMC decision days and CPI/PPI release dates, 1990–2035: published dates shipped "
+        "as data, and the documented rule (features/events.py) where none is published. "
+        "One row per event day."
+    ),
+)
+def events(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    store = warehouse.store()
+    frame = events_between(CALENDAR_START, LAST_CALENDAR_DAY)
+    # Every calendar day is replaced, so a moved event leaves no stale row behind.
+    days = [CALENDAR_START + timedelta(days=i) for i in range((LAST_CALENDAR_DAY - CALENDAR_START).days + 1)]
+    report = store_rows(store, "events", frame, "derived", days, source="calendar")
+    context.log.info(str(report))
+    yield dg.MaterializeResult(metadata=table_metadata(frame, "events", rows_quarantined=report.rows_quarantined))
+    yield _validate_stored(store, "events", [CALENDAR_START, LAST_CALENDAR_DAY])
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            name,
+            group_name=GROUP,
+            owners=OWNERS,
+            kinds={"parquet", "duckdb"},
+            partitions_def=trading_days,
+            description=desc,
+        )
+        for name, desc in [
+            ("spx_daily", "SPX daily OHLC (index points). One row per session."),
+            ("vix_term_structure", "VIX9D/VIX/VIX3M/VIX6M/VVIX/SKEW closes. One row per session per series."),
+            ("vx_futures", "VX futures settlements for the listed monthly contracts. One row per session per contract."),
+            ("breadth_daily", "NYSE advancing/declining/unchanged issues. One row per session."),
+        ]
+    ],
+    check_specs=[_schema_check(t) for t in DAILY_TABLES],
+    backfill_policy=backfill_in_batches,
+    can_subset=False,
+)
+def daily_market(context: dg.AssetExecutionContext, warehouse: WarehouseResource, simulator: MarketSimulatorResource):
+    """Simulate (or re-simulate) the daily tables for the partitions of this run."""
+    store = warehouse.store()
+    dates = partition_dates(context)
+    market = simulated_daily_market(dates[-1], simulator)
+    source = f"simulator:seed={simulator.seed}"
+    for table in DAILY_TABLES:
+        frame = getattr(market, table)
+        frame = frame.filter(frame["date"].is_between(dates[0], dates[-1]) & frame["date"].is_in(dates))
+        report = store_rows(store, table, frame, "simulated", dates, source=source)
+        context.log.info(str(report))
+        yield dg.MaterializeResult(
+            asset_key=table,
+            metadata=table_metadata(frame, table, rows_quarantined=report.rows_quarantined, source=source),
+        )
+    for table in DAILY_TABLES:
+        yield _validate_stored(store, table, dates)
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"parquet", "duckdb"},
+    partitions_def=trading_days,
+    backfill_policy=backfill_in_batches,
+    deps=["spx_daily"],
+    check_specs=[_schema_check("spx_options")],
+    description=(
+        "The SPX option chain at each session's close: SPX AM-settled monthlies and SPXW "
+        "PM-settled dailies/weeklies/quarterlies. One row per contract per session."
+    ),
+)
+def spx_options(context: dg.AssetExecutionContext, warehouse: WarehouseResource, simulator: MarketSimulatorResource):
+    store = warehouse.store()
+    dates = partition_dates(context)
+    market = simulated_daily_market(dates[-1], simulator)
+    source = f"simulator:seed={simulator.seed}"
+    stored = quarantined = 0
+    # A month of chains at a time: one validation pass per batch keeps ingest fast,
+    # and bounds memory to ~20 sessions of contracts.
+    for i in range(0, len(dates), CHAIN_BATCH):
+        batch = dates[i : i + CHAIN_BATCH]
+        chains = pl.concat([simulate_chain(day, market, simulator.config()) for day in batch])
+        report = store_rows(store, "spx_options", chains, "simulated", batch, source=source)
+        stored += report.rows_stored
+        quarantined += report.rows_quarantined
+        last = chains.filter(pl.col("quote_date") == batch[-1])
+    context.log.info(f"spx_options: {stored} rows stored, {quarantined} quarantined over {len(dates)} sessions")
+    yield dg.MaterializeResult(
+        metadata=table_metadata(
+            last,
+            "spx_options",
+            rows_stored=stored,
+            rows_quarantined=quarantined,
+            sessions=len(dates),
+            contracts_per_session=stored / max(len(dates), 1),
+        )
+        | {"dagster/row_count": stored}
+    )
+    yield _validate_stored(store, "spx_options", [dates[-1]])

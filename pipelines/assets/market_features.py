@@ -1,0 +1,133 @@
+"""Stage 3 — market features, regime labels and the feature registry (point-in-time store).
+
+Every feature row carries ``date`` (the session it describes) and ``available_at`` (when
+its inputs were known: 16:15 ET that day). Features are computed over the whole stored
+history up to the last session of the run and only that run's sessions are written; the
+computations use trailing data only, so a later run never changes an earlier row (tested
+as truncation invariance in ``tests/features``).
+"""
+
+
+import dagster as dg
+import polars as pl
+
+from features.market_features import market_features as compute_market_features
+from features.point_in_time import MARKET_FEATURE_DOCS, feature_registry_rows
+from features.regimes import market_regimes
+from pipelines.metadata import table_metadata
+from pipelines.partitions import backfill_in_batches, partition_dates, trading_days
+from pipelines.resources import WarehouseResource
+
+GROUP = "market_features"
+OWNERS = ["team:quant-research"]
+CODE_VERSION = "1"
+
+
+def _docs(frame: pl.DataFrame) -> dict[str, str]:
+    return {c: f"{MARKET_FEATURE_DOCS[c][0]} [{MARKET_FEATURE_DOCS[c][1]}]" for c in frame.columns if c in MARKET_FEATURE_DOCS}
+
+
+def _history(store, last_day) -> pl.DataFrame:
+    """Market features over everything stored up to ``last_day``."""
+    replicated = (
+        store.read("chain_features", end=last_day, columns=["quote_date", "vix_9d", "vix_30d", "vix_93d", "vix_183d"])
+        .rename({"quote_date": "date"})
+    )
+    return compute_market_features(
+        store.read("spx_daily", end=last_day),
+        store.read("breadth_daily", end=last_day),
+        store.read("vix_term_structure", end=last_day),
+        store.read("vx_futures", end=last_day),
+        store.read("events"),  # calendars are published in advance: future dates are known at t
+        replicated=replicated,
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"parquet", "duckdb", "polars"},
+    partitions_def=trading_days,
+    backfill_policy=backfill_in_batches,
+    deps=["spx_daily", "breadth_daily", "vix_term_structure", "vx_futures", "events", "chain_features"],
+    code_version=CODE_VERSION,
+    description=(
+        "Daily market features: RSI(14), MACD(12,26,9) (TA-Lib definitions), Advance–Decline "
+        "line, McClellan oscillator/summation, realized vol (close-to-close, Parkinson, "
+        "Garman–Klass, Yang–Zhang at 5/10/21/63 days) and its cone, variance risk premium, "
+        "VIX rank, term-structure ratios, constant-maturity VX and roll yield, event flags. "
+        "One row per session."
+    ),
+)
+def market_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    store = warehouse.store()
+    dates = partition_dates(context)
+    frame = _history(store, dates[-1]).filter(pl.col("date").is_in(dates))
+    store.write_partitions("market_features", frame, "derived", dates)
+    return dg.MaterializeResult(metadata=table_metadata(frame, "market_features", _docs(frame)))
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"parquet", "duckdb", "polars"},
+    partitions_def=trading_days,
+    backfill_policy=backfill_in_batches,
+    deps=["market_features"],
+    code_version=CODE_VERSION,
+    description=(
+        "Regime labels per session: a rule-based classifier (volatility level × term structure, "
+        "plus trend) with hysteresis, and filtered HMM probabilities refit on a fixed schedule. "
+        "Each row carries the inputs and thresholds that produced it. One row per session."
+    ),
+)
+def regimes(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    store = warehouse.store()
+    dates = partition_dates(context)
+    history = store.read("market_features", end=dates[-1])
+    frame = market_regimes(history).filter(pl.col("date").is_in(dates))
+    store.write_partitions("regimes", frame, "derived", dates)
+    shares = frame.group_by("regime").len().sort("len", descending=True)
+    return dg.MaterializeResult(
+        metadata=table_metadata(frame, "regimes", _docs(frame))
+        | {"regime_days": dg.MetadataValue.md("\n".join(f"- {r}: {n}" for r, n in shares.iter_rows()))}
+    )
+
+
+FEATURE_TABLES = {
+    "market_features": "market_features",
+    "regimes": "regimes",
+    "chain_features": "chain_features",
+}
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"parquet", "duckdb"},
+    deps=list(FEATURE_TABLES),
+    code_version=CODE_VERSION,
+    automation_condition=dg.AutomationCondition.eager(),
+    description=(
+        "The feature registry: every feature's name, table, description, units, source asset, "
+        "code version and first/last date. One row per feature."
+    ),
+)
+def feature_registry(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    store = warehouse.store()
+    rows = []
+    for table, asset_name in FEATURE_TABLES.items():
+        frame = store.read(table)
+        if "quote_date" in frame.columns:
+            frame = frame.rename({"quote_date": "date"})
+        rows.append(feature_registry_rows(frame, table, asset_name, CODE_VERSION, MARKET_FEATURE_DOCS))
+    registry = pl.concat(rows, how="diagonal_relaxed")
+    store.write_table("feature_registry", registry)
+    md = "\n".join(
+        f"| {r['name']} | {r['table_name']} | {r['units']} | {r['first_date']} .. {r['last_date']} |"
+        for r in registry.iter_rows(named=True)
+    )
+    return dg.MaterializeResult(
+        metadata=table_metadata(registry, "feature_registry")
+        | {"registry": dg.MetadataValue.md("| feature | table | units | dates |\n|---|---|---|---|\n" + md)}
+    )

@@ -1,0 +1,86 @@
+"""Stage 2 — option analytics: per-contract IV/greeks/extrinsic value, per-day chain features."""
+
+
+import dagster as dg
+import polars as pl
+
+from features.chain_features import chain_features as compute_chain_features
+from features.option_features import option_features as compute_option_features
+from pipelines.metadata import table_metadata
+from pipelines.partitions import backfill_in_batches, partition_dates, trading_days
+from pipelines.resources import WarehouseResource
+
+GROUP = "option_analytics"
+OWNERS = ["team:quant-research"]
+#: Sessions per pass: bounds memory to about a month of contracts.
+BATCH = 21
+
+
+def _batches(dates: list) -> list[list]:
+    return [dates[i : i + BATCH] for i in range(0, len(dates), BATCH)]
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"parquet", "duckdb", "polars"},
+    partitions_def=trading_days,
+    backfill_policy=backfill_in_batches,
+    deps=["spx_options"],
+    code_version="1",
+    description=(
+        "Per contract per session: mid, intrinsic and extrinsic value, time to the exact "
+        "settlement (SPX AM 09:30 ET, SPXW PM 16:00 ET), parity-implied forward and discount "
+        "factor, Black-76 implied vol from mid/bid/ask, delta/gamma/vega/theta, moneyness. "
+        "One row per contract per session (features/option_features.py)."
+    ),
+)
+def option_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    store = warehouse.store()
+    dates = partition_dates(context)
+    rows = iv_missing = 0
+    last = pl.DataFrame()
+    for batch in _batches(dates):
+        chain = store.read("spx_options", batch[0], batch[-1])
+        features = compute_option_features(chain)
+        store.write_partitions("option_features", features, "derived", batch)
+        rows += features.height
+        iv_missing += features["iv"].is_null().sum() + features["iv"].is_nan().sum()
+        last = features
+    return dg.MaterializeResult(
+        metadata=table_metadata(last.head(1000), "option_features")
+        | {"dagster/row_count": rows, "iv_missing_share": float(iv_missing) / max(rows, 1), "sessions": len(dates)}
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"parquet", "duckdb", "polars"},
+    partitions_def=trading_days,
+    backfill_policy=backfill_in_batches,
+    deps=["option_features", "spx_options"],
+    code_version="1",
+    description=(
+        "Per session: ATM implied vol term structure at constant maturities (9–182 days, "
+        "interpolated in total variance), 25-delta risk reversal and butterfly, the expected "
+        "move from the ATM straddle, term slope, put-call parity residuals and violations, "
+        "extrinsic value by DTE bucket, and VIX-style indices replicated with Cboe's method "
+        "(vix_9d, vix_30d, vix_93d, vix_183d). One row per session."
+    ),
+)
+def chain_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    store = warehouse.store()
+    dates = partition_dates(context)
+    frames = []
+    for batch in _batches(dates):
+        chain = store.read("spx_options", batch[0], batch[-1])
+        features = store.read("option_features", batch[0], batch[-1])
+        frames.append(compute_chain_features(features, chain))
+    frame = pl.concat(frames, how="diagonal_relaxed")
+    store.write_partitions("chain_features", frame, "derived", dates)
+    latest = frame.tail(1).to_dicts()[0] if frame.height else {}
+    return dg.MaterializeResult(
+        metadata=table_metadata(frame, "chain_features")
+        | {k: float(latest[k]) for k in ("vix_30d", "atm_iv_30d") if latest.get(k) is not None}
+    )

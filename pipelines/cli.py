@@ -1,0 +1,267 @@
+"""``volsignals``: what users do outside the Dagster UI.
+
+    volsignals run [--start DATE] [--end DATE]   materialize every asset over those sessions
+    volsignals ingest PATH...                     land vendor files, then update what depends on them
+    volsignals sql "SELECT ..."                   query the warehouse without locking it
+    volsignals views                              (re)write the DuckDB views file
+    volsignals ui                                 start the Dagster UI on this project
+
+Runs go to a persistent Dagster instance in ``$DAGSTER_HOME`` (default ``./.dagster_home``),
+so the UI started by ``volsignals ui`` shows them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+DEFAULT_START = date(2024, 1, 2)
+DEFAULT_END = date(2025, 12, 31)
+
+
+def _dagster_home() -> Path:
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path.cwd() / ".dagster_home"))).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").touch(exist_ok=True)
+    return home
+
+
+def _contiguous_runs(sessions: Sequence[date], size: int) -> list[list[date]]:
+    """Split sessions into runs of consecutive NYSE sessions, at most ``size`` long."""
+    from pipelines.calendar import next_session
+
+    runs: list[list[date]] = []
+    for d in sorted(set(sessions)):
+        if runs and len(runs[-1]) < size and next_session(runs[-1][-1]) == d:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    return runs
+
+
+class Materializer:
+    """Runs assets on the persistent Dagster instance, in partition-range batches."""
+
+    def __init__(self, progress: bool = True) -> None:
+        import dagster as dg
+
+        from pipelines.definitions import all_assets, defs
+
+        _dagster_home()
+        self.dg = dg
+        self.instance = dg.DagsterInstance.get()
+        self.assets = all_assets
+        self.resources = defs.resources
+        self.progress = progress
+        specs = [a for a in all_assets if isinstance(a, dg.AssetsDefinition)]
+        self.partitioned = {k.to_user_string() for a in specs if a.partitions_def is not None for k in a.keys}
+        self.unpartitioned = {k.to_user_string() for a in specs if a.partitions_def is None for k in a.keys}
+
+    def _run(self, names: set[str], tags: dict[str, str] | None = None) -> None:
+        result = self.dg.materialize(
+            self.assets,
+            selection=self.dg.AssetSelection.assets(*sorted(names)),
+            instance=self.instance,
+            resources=self.resources,
+            tags=tags,
+            # Progress is the bar; Dagster's step-by-step log goes to the run's page in the UI.
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+        )
+        if not result.success:
+            raise SystemExit("materialization failed; see the run in the Dagster UI (volsignals ui)")
+
+    def sessions(self, names: set[str], sessions: Sequence[date], batch_size: int, desc: str) -> None:
+        """Materialize partitioned assets ``names`` for ``sessions``, one run per batch."""
+        from tqdm import tqdm
+
+        names = names & self.partitioned
+        if not names or not sessions:
+            return
+        runs = _contiguous_runs(sessions, batch_size)
+        with tqdm(total=len(sessions), unit="session", disable=not self.progress, desc=desc) as bar:
+            for run in runs:
+                bar.set_postfix_str(f"{run[0]}..{run[-1]}")
+                self._run(
+                    names,
+                    {
+                        "dagster/asset_partition_range_start": run[0].isoformat(),
+                        "dagster/asset_partition_range_end": run[-1].isoformat(),
+                    },
+                )
+                bar.update(len(run))
+
+    def whole(self, names: set[str]) -> None:
+        """Materialize unpartitioned assets ``names`` (those that exist)."""
+        names = names & self.unpartitioned
+        if names:
+            self._run(names)
+
+    def downstream_of(self, tables: set[str]) -> set[str]:
+        selection = self.dg.AssetSelection.assets(*sorted(tables)).downstream(include_self=False)
+        return {k.to_user_string() for k in selection.resolve(self.assets)}
+
+
+def materialize_range(start: date, end: date, batch_size: int = 63, progress: bool = True) -> None:
+    """Materialize every asset for the NYSE sessions ``start``..``end``.
+
+    The event calendar first, then every daily asset as one Dagster run per batch of
+    sessions (a partition-range run, never one run per day), then the whole-history
+    assets (registry, decisions, backtest).
+    """
+    from pipelines.calendar import sessions_between
+
+    sessions = sessions_between(start, end)
+    if not sessions:
+        raise SystemExit(f"no NYSE sessions between {start} and {end}")
+    m = Materializer(progress)
+    m.whole({"events"})
+    m.sessions(m.partitioned, sessions, batch_size, "materializing")
+    m.whole(m.unpartitioned - {"events"})
+
+
+#: Assets whose value for a session depends only on that session's data; the others
+#: (rolling features, regimes) are recomputed from the first touched session onwards.
+PER_SESSION_ASSETS = {"option_features", "chain_features"}
+
+
+def materialize_after_ingest(touched: dict[str, list[date]], progress: bool = True) -> None:
+    """Update what depends on newly landed vendor rows."""
+    from pipelines.calendar import is_session, sessions_between
+    from pipelines.partitions import FIRST_PARTITION
+    from pipelines.warehouse import Warehouse
+
+    if not touched:
+        return
+    m = Materializer(progress)
+    downstream = m.downstream_of(set(touched))
+    dates = sorted({d for ds in touched.values() for d in ds if d >= FIRST_PARTITION})
+    stored = Warehouse().dates("spx_daily")
+    last = max([*dates, *stored]) if dates else None
+    if dates:
+        m.sessions(downstream & PER_SESSION_ASSETS, [d for d in dates if is_session(d)], 260, "per-session features")
+        m.sessions(downstream - PER_SESSION_ASSETS, sessions_between(dates[0], last), 260, "history features")
+    m.whole(downstream)
+
+
+def summary() -> str:
+    """What is in the warehouse, where, and how to open it."""
+    from pipelines.warehouse import TABLES, Warehouse
+
+    store = Warehouse()
+    lines = [f"warehouse: {store.root}", ""]
+    con = store.connect_readonly()
+    try:
+        for table, layout in TABLES.items():
+            if not store.files(table) and not (store.table_dir(table) / "_schema").exists():
+                continue
+            n, first, last = con.sql(
+                f"SELECT count(*), min({layout.date_column}), max({layout.date_column}) FROM {table}"
+            ).fetchone()
+            span = f"{first} .. {last}" if first else "empty"
+            lines.append(f"  {table:<22} {n:>12,} rows  {span}")
+    finally:
+        con.close()
+    published = store.publish_views()
+    lines += [
+        "",
+        f"open it:  duckdb -readonly {store.db_path}" + ("" if published else "   (views not refreshed: file in use)"),
+        "DuckDB CLI 1.5.6 (installed with volsignals as `duckdb`); the UI: volsignals ui",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    t0 = time.perf_counter()
+    materialize_range(args.start, args.end, batch_size=args.batch_size, progress=not args.quiet)
+    print(f"\nmaterialized {args.start} .. {args.end} in {time.perf_counter() - t0:.1f} s\n")
+    print(summary())
+
+
+def cmd_ingest(args: argparse.Namespace) -> None:
+    from pipelines.vendor_ingest import ingest_file
+    from pipelines.warehouse import Warehouse
+
+    store = Warehouse()
+    touched: dict[str, set[date]] = {}
+    failures = 0
+    for path in args.paths:
+        report = ingest_file(store, path, accept_flagged=args.accept_flagged)
+        print(report)
+        failures += not report.ok
+        for table, dates in report.touched().items():
+            touched.setdefault(table, set()).update(dates)
+    if touched and not args.no_materialize:
+        materialize_after_ingest({t: sorted(d) for t, d in touched.items()}, progress=not args.quiet)
+    store.publish_views()
+    if failures:
+        sys.exit(f"{failures} of {len(args.paths)} file(s) were not stored")
+
+
+def cmd_sql(args: argparse.Namespace) -> None:
+    from pipelines.warehouse import Warehouse
+
+    con = Warehouse().connect_readonly()
+    con.sql(args.query).show(max_rows=args.max_rows)
+
+
+def cmd_views(args: argparse.Namespace) -> None:
+    from pipelines.warehouse import Warehouse
+
+    store = Warehouse()
+    if store.publish_views():
+        print(f"views written to {store.db_path}")
+    else:
+        sys.exit(f"{store.db_path} is open in another process; close it and retry")
+
+
+def cmd_ui(args: argparse.Namespace) -> None:
+    _dagster_home()
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run(["dagster", "dev", "-w", str(root / "workspace.yaml"), *args.extra], check=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="volsignals", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="materialize every asset over a range of sessions")
+    run.add_argument("--start", type=date.fromisoformat, default=DEFAULT_START)
+    run.add_argument("--end", type=date.fromisoformat, default=DEFAULT_END)
+    run.add_argument("--batch-size", type=int, default=63, help="sessions per Dagster run (default 63)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=cmd_run)
+
+    ingest = sub.add_parser("ingest", help="land vendor files and update what depends on them")
+    ingest.add_argument("paths", nargs="+")
+    ingest.add_argument("--accept-flagged", action="store_true", help="store files flagged as stale snapshots")
+    ingest.add_argument("--no-materialize", action="store_true", help="store only; do not update downstream assets")
+    ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+    ingest.set_defaults(func=cmd_ingest)
+
+    sql = sub.add_parser("sql", help="run a SQL query on the warehouse (takes no lock)")
+    sql.add_argument("query")
+    sql.add_argument("--max-rows", type=int, default=40)
+    sql.set_defaults(func=cmd_sql)
+
+    views = sub.add_parser("views", help="(re)write the DuckDB views file")
+    views.set_defaults(func=cmd_views)
+
+    ui = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this project")
+    ui.add_argument("extra", nargs=argparse.REMAINDER)
+    ui.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
