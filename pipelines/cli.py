@@ -28,21 +28,10 @@ DEFAULT_END = date(2025, 12, 31)
 def _dagster_home() -> Path:
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path.cwd() / ".dagster_home"))).resolve()
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").touch(exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
     return home
-
-
-def _contiguous_runs(sessions: Sequence[date], size: int) -> list[list[date]]:
-    """Split sessions into runs of consecutive NYSE sessions, at most ``size`` long."""
-    from pipelines.calendar import next_session
-
-    runs: list[list[date]] = []
-    for d in sorted(set(sessions)):
-        if runs and len(runs[-1]) < size and next_session(runs[-1][-1]) == d:
-            runs[-1].append(d)
-        else:
-            runs.append([d])
-    return runs
 
 
 class Materializer:
@@ -83,7 +72,9 @@ class Materializer:
         names = names & self.partitioned
         if not names or not sessions:
             return
-        runs = _contiguous_runs(sessions, batch_size)
+        from pipelines.calendar import contiguous_session_runs
+
+        runs = contiguous_session_runs(sessions, batch_size)
         with tqdm(total=len(sessions), unit="session", disable=not self.progress, desc=desc) as bar:
             for run in runs:
                 bar.set_postfix_str(f"{run[0]}..{run[-1]}")

@@ -22,29 +22,46 @@ import dagster as dg
 # Dagster still labels the parameter beta.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
-from pipelines.assets import market_data
+from pipelines.assets import decisions, market_data, market_features, option_analytics
 from pipelines.partitions import trading_days
-from pipelines.resources import MarketSimulatorResource, WarehouseResource
+from pipelines.resources import MarketSimulatorResource, StrategyResource, WarehouseResource
 from pipelines.schedules import after_close_schedule
+from pipelines.sensors import landing_sensor
 
-ASSET_MODULES = [market_data]
+ASSET_MODULES = [market_data, option_analytics, market_features, decisions]
 
 all_assets = dg.load_assets_from_modules(ASSET_MODULES)
+
+#: Whole-history assets: the event calendar upstream; registry, decisions and backtest
+#: downstream (these refresh automatically after their inputs change).
+UNPARTITIONED = dg.AssetSelection.assets(
+    "events", "feature_registry", *decisions.TABLES
+)
 
 #: Every daily-partitioned asset, materialized per session by the schedule.
 daily_pipeline = dg.define_asset_job(
     "daily_pipeline",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets("events"),
+    selection=dg.AssetSelection.all().materializable() - UNPARTITIONED,
     partitions_def=trading_days,
     description="Every daily-partitioned asset, for the sessions of the run.",
 )
 
+#: What a landed vendor file can change: the derived daily assets of its sessions.
+after_landing = dg.define_asset_job(
+    "after_landing",
+    selection=dg.AssetSelection.assets("option_features", "chain_features", "market_features", "regimes"),
+    partitions_def=trading_days,
+    description="Recompute the derived daily assets for sessions touched by landed vendor files.",
+)
+
 defs = dg.Definitions(
     assets=all_assets,
-    jobs=[daily_pipeline],
+    jobs=[daily_pipeline, after_landing],
     schedules=[after_close_schedule(daily_pipeline)],
+    sensors=[landing_sensor(after_landing)],
     resources={
         "warehouse": WarehouseResource(),
+        "strategy": StrategyResource(),
         # The seed and chain size can be set per environment (tests use "small").
         "simulator": MarketSimulatorResource(
             seed=int(os.environ.get("VOLSIGNALS_SEED", "7")),

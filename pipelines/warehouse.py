@@ -263,10 +263,12 @@ class Warehouse:
         start: date | None = None,
         end: date | None = None,
         columns: Sequence[str] | None = None,
+        where: pl.Expr | None = None,
     ) -> pl.DataFrame:
         """Rows of ``table`` dated ``start``..``end`` (inclusive), vendor rows winning.
 
-        Only the partitions that can hold those dates are opened.
+        Only the partitions that can hold those dates are opened; ``columns`` and the
+        ``where`` predicate are pushed down into the Parquet scan.
         """
         layout = TABLES[table]
         col = layout.date_column
@@ -286,8 +288,8 @@ class Warehouse:
                 frame = pl.read_parquet(schema_file)
             elif layout.schema is not None:
                 frame = empty_frame(layout.schema)
-            else:
-                raise KeyError(f"table {table!r} has no data in {self.data}")
+            else:  # a derived table nothing has written yet
+                frame = pl.DataFrame(schema={c: pl.Null for c in columns or []})
             return frame.select(columns) if columns else frame
         frames = [pl.scan_parquet(p).with_columns(pl.lit(p.stem).alias("_kind")) for p in paths]
         lf = pl.concat(frames, how="diagonal_relaxed")
@@ -305,6 +307,8 @@ class Warehouse:
                 how="vertical_relaxed",
             )
         lf = lf.drop("_kind")
+        if where is not None:
+            lf = lf.filter(where)
         if columns:
             lf = lf.select(columns)
         return lf.collect().sort(col, maintain_order=True)

@@ -20,6 +20,7 @@ os.environ["VOLSIGNALS_WAREHOUSE"] = str(_SCRATCH / "warehouse")
 os.environ["DAGSTER_HOME"] = str(_SCRATCH / "dagster_home")
 os.environ["VOLSIGNALS_CHAIN_SIZE"] = "small"
 (_SCRATCH / "dagster_home").mkdir()
+(_SCRATCH / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

@@ -8,11 +8,15 @@ as truncation invariance in ``tests/features``).
 """
 
 
+from datetime import datetime
+
 import dagster as dg
 import polars as pl
 
+from features.chain_features import CHAIN_FEATURE_DOCS
 from features.market_features import market_features as compute_market_features
-from features.point_in_time import MARKET_FEATURE_DOCS, feature_registry_rows
+from features.point_in_time import MARKET_FEATURE_DOCS, feature_registry_rows, latest_revisions, merge_revisions
+from pipelines.calendar import NY
 from features.regimes import market_regimes
 from pipelines.metadata import table_metadata
 from pipelines.partitions import backfill_in_batches, partition_dates, trading_days
@@ -23,8 +27,20 @@ OWNERS = ["team:quant-research"]
 CODE_VERSION = "1"
 
 
+#: column -> (description, units) of every registered feature.
+FEATURE_DOCS = MARKET_FEATURE_DOCS | CHAIN_FEATURE_DOCS
+
+
 def _docs(frame: pl.DataFrame) -> dict[str, str]:
-    return {c: f"{MARKET_FEATURE_DOCS[c][0]} [{MARKET_FEATURE_DOCS[c][1]}]" for c in frame.columns if c in MARKET_FEATURE_DOCS}
+    return {c: f"{FEATURE_DOCS[c][0]} [{FEATURE_DOCS[c][1]}]" for c in frame.columns if c in FEATURE_DOCS}
+
+
+def _store_revisions(store, table: str, fresh: pl.DataFrame, dates) -> pl.DataFrame:
+    """Write ``fresh`` rows as new revisions where they differ from what is stored."""
+    stored = store.read(table, dates[0], dates[-1])
+    merged = merge_revisions(stored, fresh, learned_at=datetime.now(NY))
+    store.write_partitions(table, merged, "derived", dates)
+    return merged
 
 
 def _history(store, last_day) -> pl.DataFrame:
@@ -63,8 +79,10 @@ def market_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     store = warehouse.store()
     dates = partition_dates(context)
     frame = _history(store, dates[-1]).filter(pl.col("date").is_in(dates))
-    store.write_partitions("market_features", frame, "derived", dates)
-    return dg.MaterializeResult(metadata=table_metadata(frame, "market_features", _docs(frame)))
+    stored = _store_revisions(store, "market_features", frame, dates)
+    return dg.MaterializeResult(
+        metadata=table_metadata(frame, "market_features", _docs(frame)) | {"revisions_stored": stored.height}
+    )
 
 
 @dg.asset(
@@ -84,9 +102,10 @@ def market_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
 def regimes(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     store = warehouse.store()
     dates = partition_dates(context)
-    history = store.read("market_features", end=dates[-1])
+    # Regimes are computed from the latest revision of every feature row known now.
+    history = latest_revisions(store.read("market_features", end=dates[-1]), datetime.now(NY))
     frame = market_regimes(history).filter(pl.col("date").is_in(dates))
-    store.write_partitions("regimes", frame, "derived", dates)
+    _store_revisions(store, "regimes", frame, dates)
     shares = frame.group_by("regime").len().sort("len", descending=True)
     return dg.MaterializeResult(
         metadata=table_metadata(frame, "regimes", _docs(frame))
@@ -120,7 +139,7 @@ def feature_registry(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         frame = store.read(table)
         if "quote_date" in frame.columns:
             frame = frame.rename({"quote_date": "date"})
-        rows.append(feature_registry_rows(frame, table, asset_name, CODE_VERSION, MARKET_FEATURE_DOCS))
+        rows.append(feature_registry_rows(frame, table, asset_name, CODE_VERSION, FEATURE_DOCS))
     registry = pl.concat(rows, how="diagonal_relaxed")
     store.write_table("feature_registry", registry)
     md = "\n".join(

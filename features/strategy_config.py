@@ -1,0 +1,303 @@
+"""Typed, frozen configuration for the iron-condor strategy, its management, the ALVH hedge,
+the fill model and the backtest.
+
+Every rule parameter of :mod:`features.condor`, :mod:`features.condor_management`,
+:mod:`features.vix_hedge`, :mod:`features.backtest` and :mod:`features.cndr` lives here, with
+its default and unit, so that a run can record exactly what it used
+(:meth:`StrategyConfig.to_dict`).  Units: prices in index points, widths in strike points,
+deltas as absolute option deltas (0.16 = 16-delta), volatilities as decimals, rates as
+annualized decimals (ACT/365 simple accrual), money in dollars (SPX and VIX options both
+carry a $100 multiplier).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+StrikeMethod = Literal["delta", "expected_move"]
+EntryFrequency = Literal["daily", "weekly", "monthly"]
+BreachAction = Literal["close", "roll", "ignore"]
+FillModel = Literal["mid", "natural", "spread_fraction", "fixed_ticks"]
+HedgeInstrument = Literal["call", "call_spread"]
+
+
+@dataclass(frozen=True)
+class CondorConfig:
+    """Entry rules of the short iron condor (see :func:`features.condor.condor_decisions`).
+
+    Attributes
+    ----------
+    roots : tuple of str
+        Option roots eligible for entry ("SPX" AM-settled monthlies, "SPXW" PM-settled).
+    target_dte, min_dte, max_dte : float
+        Calendar days to expiry: the expiration nearest ``target_dte`` inside
+        ``[min_dte, max_dte]`` is used.
+    strike_method : {"delta", "expected_move"}
+        "delta": short strikes whose Black-76 |delta| is nearest ``short_delta``;
+        "expected_move": short strikes nearest ``F -/+ expected_move_multiple * F * iv_atm * sqrt(T)``.
+    short_delta : float
+        Target absolute delta of the short put and short call.
+    expected_move_multiple : float
+        Multiple of the one-sigma expected move (``F sigma_ATM sqrt T``) for the short strikes.
+    wing_width : float
+        Distance in strike points from each short strike to its long wing; the wing strike
+        must be listed with a two-sided quote that day (no nearest-strike substitution).
+    risk_fraction : float
+        Fraction of ``equity`` put at max loss by one entry; contracts =
+        ``floor(risk_fraction * equity / (max_loss_points * 100))``.
+    equity : float
+        Dollars used for sizing.  Sizing is on fixed (initial) equity, not compounding,
+        so that a decision for date t never depends on the outcome of earlier trades.
+    entry_frequency : {"daily", "weekly", "monthly"}
+        At most one entry per calendar period: the first day of the ISO week / month on which
+        every gate passes (later eligible days of the period are skipped with that reason).
+    blocked_vol_regimes, blocked_term_regimes : tuple of str
+        No entry when ``vol_regime`` / ``term_regime`` is one of these.
+    block_event_windows : bool
+        No entry while ``in_event_window`` (FOMC/CPI/PPI window) is true.
+    min_vrp_vol : float
+        Minimum ``vrp_vol`` (VIX minus 21-day realized vol, vol points) to enter.
+    rsi_low, rsi_high : float
+        RSI(14) band outside which the trend is judged too strong to sell both sides.
+    use_macd_filter : bool
+        If true, also require ``|macd_hist| <= max_abs_macd_hist``.
+    max_abs_macd_hist : float
+        MACD histogram bound in index points (only with ``use_macd_filter``).
+    min_credit_to_width : float
+        Minimum mid credit / widest wing; a credit must be positive in any case.
+    """
+
+    roots: tuple[str, ...] = ("SPX", "SPXW")
+    target_dte: float = 45.0
+    min_dte: float = 30.0
+    max_dte: float = 60.0
+    strike_method: StrikeMethod = "delta"
+    short_delta: float = 0.16
+    expected_move_multiple: float = 1.0
+    wing_width: float = 50.0
+    risk_fraction: float = 0.02
+    equity: float = 1_000_000.0
+    entry_frequency: EntryFrequency = "weekly"
+    blocked_vol_regimes: tuple[str, ...] = ("stressed",)
+    blocked_term_regimes: tuple[str, ...] = ("backwardation",)
+    block_event_windows: bool = True
+    min_vrp_vol: float = 0.0
+    rsi_low: float = 30.0
+    rsi_high: float = 70.0
+    use_macd_filter: bool = False
+    max_abs_macd_hist: float = 20.0
+    min_credit_to_width: float = 0.0
+
+
+@dataclass(frozen=True)
+class ManagementConfig:
+    """Exit rules of open condors (see :func:`features.condor_management.manage_positions`).
+
+    Attributes
+    ----------
+    profit_take : float | None
+        Close when the mid cost to close is at most ``(1 - profit_take) * credit``
+        (0.5 = take 50 % of the credit received).  None disables.
+    stop_multiple : float | None
+        Close when the unrealized loss at mid reaches ``stop_multiple * credit``, i.e. the
+        mid cost to close is at least ``(1 + stop_multiple) * credit``.  None disables.
+    time_exit_dte : float | None
+        Close when calendar days to expiry are at most this.  None disables.
+    breach_action : {"close", "roll", "ignore"}
+        What to do when the index closes beyond a breakeven (below the put breakeven or
+        above the call breakeven): "close" the whole condor (default); "roll" the tested
+        vertical to a new one at the entry delta, same width and expiration (once per
+        position; see :func:`features.condor_management.manage_positions`); or "ignore" (let
+        the profit/stop/time rules and expiration decide).
+    """
+
+    profit_take: float | None = 0.5
+    stop_multiple: float | None = 2.0
+    time_exit_dte: float | None = 21.0
+    breach_action: BreachAction = "close"
+
+
+@dataclass(frozen=True)
+class FillConfig:
+    """How an order fills against the day's end-of-day quote, plus commissions.
+
+    Models (buy price; a sale mirrors it below the mid):
+
+    * ``mid``: the mid quote;
+    * ``natural``: cross the spread (buy at the ask, sell at the bid);
+    * ``spread_fraction``: ``mid + spread_fraction * (ask - mid)`` (0 = mid, 1 = natural);
+    * ``fixed_ticks``: ``mid + ticks * tick``, tick = 0.05 below 3.00 and 0.10 at or above
+      (the SPX minimum increments), capped at the natural price.
+
+    Attributes
+    ----------
+    model : str
+        One of the four above.  Default ``spread_fraction`` with 0.5 (half-way to natural),
+        a conservative middle ground for multi-leg SPX orders.
+    spread_fraction, ticks : float
+        Parameters of the two slippage models.
+    commission_per_contract : float
+        Dollars per option contract per leg per side (exchange + broker fees).
+    settle_commission : bool
+        Whether cash settlement at expiry costs a commission (default False: no trade).
+    vix_half_spread : float
+        Half bid-ask spread in VIX points assumed for the model-priced VIX options
+        (no VIX option quotes are stored), paid on every hedge contract traded.
+    """
+
+    model: FillModel = "spread_fraction"
+    spread_fraction: float = 0.5
+    ticks: float = 1.0
+    commission_per_contract: float = 1.0
+    settle_commission: bool = False
+    vix_half_spread: float = 0.05
+
+
+@dataclass(frozen=True)
+class HedgeConfig:
+    """Adaptive Layered VIX Hedge (see :mod:`features.vix_hedge`).
+
+    Attributes
+    ----------
+    base_fraction : float
+        Fraction of the condor book's short vega (expressed per VIX point, see
+        ``vol_beta``) offset by the base layer while any condor is open.
+    flattening_fraction : float
+        Additional fraction when the term structure flattens (``vix/vix3m`` above
+        ``flattening_threshold``) or inside an event window.  Scales linearly from 0 at the
+        threshold to full at ``flattening_threshold + flattening_ramp``; event windows set it
+        to full.
+    flattening_threshold, flattening_ramp : float
+        VIX/VIX3M ratio where the flattening layer starts and the ramp width to full size.
+    engine_fraction : float
+        Fraction of the reference vega held by the "second engine" layer while the regime
+        is stressed or backwardated after a change into it.
+    engine_regimes_vol, engine_regimes_term : tuple of str
+        Regimes that switch the second engine on.
+    reference_window : int
+        Trading days over which the book's largest short vega is remembered; the layers size
+        on ``max(current, trailing max)`` for the second engine only, so it can stay on after
+        the condors have been stopped out.
+    beta_window : int
+        Trailing trading days in the regression of daily changes of the 30-day VX constant
+        maturity future (``vx_cm30``) on changes of VIX; the slope is the VX-per-VIX-point
+        sensitivity.  Only data up to the decision date is used.
+    beta_floor, beta_cap : float
+        Bounds on the estimated slope (guards against degenerate windows).
+    beta_prior : float
+        Slope used before 20 daily changes are available (the 30-day VX future typically
+        moves about 0.6 point per VIX point).
+    vol_beta : float
+        Vol points of the condors' implied vol per VIX point (1.0: VIX measures 30-day SPX
+        implied vol and the condors' 20-60 day vols move with it).
+    horizon_days : float
+        The hedge expiry is the VX contract whose expiration is nearest ``t + horizon_days``
+        (the condor's intended holding period: entry 45 DTE to the 21 DTE exit = 24 days,
+        rounded to a one-month horizon as VXTH uses).
+    min_days_to_expiry : float
+        Contracts closer than this are not used (the hedge rolls before it).
+    call_delta : float
+        Target Black-76 delta of the long VIX call (0.30, as VXTH).
+    spread_short_delta : float
+        Delta of the short call of the second engine's call spread.
+    engine_instrument : {"call", "call_spread"}
+        Instrument of the second engine layer.
+    restrike_weekly : bool
+        Re-strike each layer at ``call_delta`` at the start of every week (otherwise only on
+        a roll or when the layer switches on).
+    min_sizing_delta : float
+        Floor on the instrument delta used for sizing.
+    vvix_vol_scale : float
+        VIX option vol = ``vvix_vol_scale * VVIX / 100``.  VVIX is the 30-day implied vol of
+        VIX; options on later VX futures trade at lower vols, hence a default below 1.
+    default_vix_vol : float
+        Vol used when VVIX is missing (decimal).
+    """
+
+    base_fraction: float = 0.25
+    flattening_fraction: float = 0.25
+    flattening_threshold: float = 0.95
+    flattening_ramp: float = 0.10
+    engine_fraction: float = 0.5
+    engine_regimes_vol: tuple[str, ...] = ("stressed",)
+    engine_regimes_term: tuple[str, ...] = ("backwardation",)
+    reference_window: int = 21
+    beta_window: int = 63
+    beta_floor: float = 0.1
+    beta_cap: float = 1.5
+    beta_prior: float = 0.6
+    vol_beta: float = 1.0
+    horizon_days: float = 30.0
+    min_days_to_expiry: float = 7.0
+    call_delta: float = 0.30
+    spread_short_delta: float = 0.10
+    engine_instrument: HedgeInstrument = "call_spread"
+    restrike_weekly: bool = True
+    min_sizing_delta: float = 0.05
+    vvix_vol_scale: float = 0.9
+    default_vix_vol: float = 0.8
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """Backtest accounting.
+
+    Attributes
+    ----------
+    initial_equity : float
+        Starting equity in dollars for every strategy.
+    cash_rate : float
+        Annual rate (decimal, ACT/365 simple daily accrual on the previous day's equity)
+        earned on equity held as one-month T-bills by every strategy; CNDR's collateral.
+    periods_per_year : int
+        Trading days per year to annualize daily volatility and Sharpe/Sortino.
+    var_level : float
+        Confidence level of the historical daily VaR / CVaR.
+    """
+
+    initial_equity: float = 1_000_000.0
+    cash_rate: float = 0.02
+    periods_per_year: int = 252
+    var_level: float = 0.95
+
+
+@dataclass(frozen=True)
+class CndrConfig:
+    """Cboe S&P 500 Iron Condor index (CNDR) rules as replicated in :mod:`features.cndr`.
+
+    Attributes
+    ----------
+    short_delta, long_delta : float
+        Absolute deltas of the short (≈0.20) and long (≈0.05) calls and puts.
+    root : str
+        Root of the monthly options (standard AM-settled "SPX").
+    """
+
+    short_delta: float = 0.20
+    long_delta: float = 0.05
+    root: str = "SPX"
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    """Everything a backtest run needs; ``to_dict`` records it with the run."""
+
+    condor: CondorConfig = field(default_factory=CondorConfig)
+    management: ManagementConfig = field(default_factory=ManagementConfig)
+    hedge: HedgeConfig = field(default_factory=HedgeConfig)
+    fill: FillConfig = field(default_factory=FillConfig)
+    backtest: BacktestConfig = field(default_factory=BacktestConfig)
+    cndr: CndrConfig = field(default_factory=CndrConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested plain dict (tuples become lists) suitable for JSON run metadata."""
+
+        def plain(v: Any) -> Any:
+            if isinstance(v, dict):
+                return {k: plain(x) for k, x in v.items()}
+            if isinstance(v, (tuple, list)):
+                return [plain(x) for x in v]
+            return v
+
+        return plain(asdict(self))

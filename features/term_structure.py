@@ -1,0 +1,157 @@
+"""VIX-family term structure and VX futures features.
+
+Units: VIX-family index levels and VX settlements in index points (VIX = 20.0 means
+20 % annualized implied vol); ratios are dimensionless; days are calendar days.
+
+* :func:`vix_family_wide` pivots the long ``vix_term_structure`` table to one row per
+  date and fills gaps in the official series from our own chain replication
+  (official value first, replicated only where the official one is missing).
+* :func:`vx_constant_maturity` interpolates the VX curve at 30 calendar days.
+* :func:`vx_roll_yield` is the M1/M2 roll yield ``(M2 - M1) / M1`` — positive in
+  contango (the front future rolls *down* towards spot as it ages).
+
+Only monthly VX contracts are used by default (weeklies make "M1/M2" ambiguous); a
+monthly contract's final settlement date is the Wednesday 30 days before the third Friday
+of the following month, or up to three days earlier when a holiday moves it.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+# Official series -> output column, and the replicated column that may fill it.
+VIX_COLUMNS: dict[str, str] = {
+    "VIX9D": "vix9d",
+    "VIX": "vix",
+    "VIX3M": "vix3m",
+    "VIX6M": "vix6m",
+    "VVIX": "vvix",
+}
+REPLICATED_FILL: dict[str, str] = {
+    "vix9d": "vix_9d",
+    "vix": "vix_30d",
+    "vix3m": "vix_93d",
+    "vix6m": "vix_183d",
+}
+
+
+def vix_family_wide(vix_ts: pl.DataFrame, replicated: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per date with ``vix9d, vix, vix3m, vix6m, vvix`` (index points).
+
+    Parameters
+    ----------
+    vix_ts : pl.DataFrame
+        Long table ``date, series, value`` (``source`` ignored).
+    replicated : pl.DataFrame, optional
+        ``date, vix_9d, vix_30d, vix_93d, vix_183d`` in index points from our chain
+        replication; used only where the official close is missing (coalesce official
+        first).
+    """
+    wide = (
+        vix_ts.filter(pl.col("series").is_in(list(VIX_COLUMNS)))
+        .select("date", pl.col("series").replace_strict(VIX_COLUMNS, return_dtype=pl.String), "value")
+        .pivot(on="series", index="date", values="value", aggregate_function="last")
+    )
+    for col in VIX_COLUMNS.values():
+        if col not in wide.columns:
+            wide = wide.with_columns(pl.lit(None, pl.Float64).alias(col))
+    if replicated is not None and replicated.height:
+        rep = replicated.select(
+            "date", *[pl.col(c).cast(pl.Float64).alias(f"_rep_{c}") for c in REPLICATED_FILL.values()]
+        )
+        wide = wide.join(rep, on="date", how="full", coalesce=True).with_columns(
+            pl.coalesce(pl.col(out), pl.col(f"_rep_{src}")).alias(out) for out, src in REPLICATED_FILL.items()
+        )
+        wide = wide.drop([f"_rep_{c}" for c in REPLICATED_FILL.values()])
+    return wide.select("date", *[pl.col(c).cast(pl.Float64) for c in VIX_COLUMNS.values()]).sort("date")
+
+
+def _third_friday(year: pl.Expr, month: pl.Expr) -> pl.Expr:
+    first = pl.date(year, month, 1)
+    # weekday(): Monday=1 .. Sunday=7; Friday=5.
+    offset = (5 - first.dt.weekday() + 7) % 7
+    return first + pl.duration(days=offset + 14)
+
+
+def is_monthly_vx_expiration(expiration: pl.Expr) -> pl.Expr:
+    """True for the final settlement date of a *monthly* VX contract (see module docstring)."""
+    nxt_year = expiration.dt.year() + (expiration.dt.month() == 12).cast(pl.Int32)
+    nxt_month = expiration.dt.month() % 12 + 1
+    wednesday = _third_friday(nxt_year, nxt_month) - pl.duration(days=30)
+    return (expiration <= wednesday) & (expiration >= wednesday - pl.duration(days=3))
+
+
+def _curve(vx_futures: pl.DataFrame, monthly_only: bool) -> pl.DataFrame:
+    """Live contracts per date (expiration after the trade date), with calendar DTE and rank."""
+    vx = vx_futures.select("date", "expiration", pl.col("settle").cast(pl.Float64))
+    if monthly_only:
+        vx = vx.filter(is_monthly_vx_expiration(pl.col("expiration")))
+    # A contract expiring on the trade date settled at that morning's open (SOQ): it no
+    # longer carries any forward information for the rest of the curve.
+    return (
+        vx.filter(pl.col("expiration") > pl.col("date"))
+        .with_columns(dte=(pl.col("expiration") - pl.col("date")).dt.total_days())
+        .sort("date", "expiration")
+        .with_columns(rank=pl.col("expiration").rank("ordinal").over("date"))
+    )
+
+
+def vx_roll_yield(vx_futures: pl.DataFrame, monthly_only: bool = True) -> pl.DataFrame:
+    """``date, vx_m1, vx_m2, vx_roll_yield`` with ``roll = (M2 - M1) / M1`` (dimensionless).
+
+    ``M1``/``M2`` are the first and second contracts expiring after the trade date.
+    """
+    curve = _curve(vx_futures, monthly_only)
+    m = curve.filter(pl.col("rank") <= 2).pivot(on="rank", index="date", values="settle")
+    for k in ("1", "2"):
+        if k not in m.columns:
+            m = m.with_columns(pl.lit(None, pl.Float64).alias(k))
+    return m.select(
+        "date",
+        pl.col("1").alias("vx_m1"),
+        pl.col("2").alias("vx_m2"),
+        ((pl.col("2") - pl.col("1")) / pl.col("1")).alias("vx_roll_yield"),
+    ).sort("date")
+
+
+def vx_constant_maturity(vx_futures: pl.DataFrame, target_days: int = 30, monthly_only: bool = True) -> pl.DataFrame:
+    """``date, vx_cm30``: the VX curve linearly interpolated at ``target_days`` calendar days.
+
+    With ``d1 <= target < d2`` the days to expiry of the bracketing contracts and ``F1, F2``
+    their settlements, ``cm = w F1 + (1 - w) F2`` with ``w = (d2 - target) / (d2 - d1)``.
+    When every live contract expires after ``target`` days the front settlement is used
+    (flat extrapolation towards spot is not attempted); when none expires after ``target``
+    days the value is null.
+    """
+    curve = _curve(vx_futures, monthly_only)
+    below = (
+        curve.filter(pl.col("dte") <= target_days)
+        .group_by("date")
+        .agg(pl.col("dte").last().alias("d1"), pl.col("settle").last().alias("f1"))
+    )
+    above = (
+        curve.filter(pl.col("dte") > target_days)
+        .group_by("date")
+        .agg(pl.col("dte").first().alias("d2"), pl.col("settle").first().alias("f2"))
+    )
+    dates = curve.select("date").unique()
+    j = dates.join(below, on="date", how="left").join(above, on="date", how="left")
+    w = (pl.col("d2") - target_days) / (pl.col("d2") - pl.col("d1"))
+    cm = (
+        pl.when(pl.col("d1").is_not_null() & pl.col("d2").is_not_null())
+        .then(w * pl.col("f1") + (1.0 - w) * pl.col("f2"))
+        .when(pl.col("d1").is_null())
+        .then(pl.col("f2"))
+        .otherwise(None)
+    )
+    return j.select("date", cm.cast(pl.Float64).alias("vx_cm30")).sort("date")
+
+
+__all__ = [
+    "VIX_COLUMNS",
+    "REPLICATED_FILL",
+    "vix_family_wide",
+    "is_monthly_vx_expiration",
+    "vx_roll_yield",
+    "vx_constant_maturity",
+]

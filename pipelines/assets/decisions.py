@@ -1,0 +1,147 @@
+"""Stage 4 — decisions and the backtest: iron condors, the layered VIX hedge, what they earn.
+
+One multi-asset recomputes the whole stored history (decisions are path-dependent through
+the positions they open): condor decisions, daily positions, trades, ALVH layers, the
+daily backtest of three strategies side by side, and its summary. Market inputs are read
+from the point-in-time feature store: every revision of every feature row with the time
+it became available, so a decision dated t sees only what was known at t's close.
+Fills are at that session's end-of-day quotes, which the decision had seen (see
+``features/backtest.py``).
+"""
+
+import json
+
+import dagster as dg
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import polars as pl  # noqa: E402
+
+from features.backtest import run_backtest  # noqa: E402
+from pipelines.metadata import png_markdown, table_metadata  # noqa: E402
+from pipelines.resources import StrategyResource, WarehouseResource  # noqa: E402
+
+GROUP = "decisions"
+OWNERS = ["team:trading"]
+#: Contracts the strategies can touch: entries are 30–60 DTE, CNDR rolls ~1 month out.
+MAX_DTE_READ = 75.0
+OPTION_COLUMNS = [
+    "quote_date", "root", "expiration", "settlement", "strike", "option_type", "bid", "ask", "mid",
+    "underlying_price", "forward", "discount_factor", "years_to_expiry", "days_to_expiry", "iv",
+    "delta", "gamma", "vega", "theta", "snapshot_kind",
+]
+TABLES = ["condor_decisions", "condor_positions", "condor_trades", "hedge_layers", "backtest_daily", "backtest_summary"]
+
+
+def point_in_time_features(store) -> pl.DataFrame:
+    """Market features joined with regimes, every revision, keyed by ``available_at``.
+
+    Each regime revision is attached to the market-feature revision it was computed
+    from (the latest regime revision known at that revision's ``available_at``).
+    """
+    market = store.read("market_features").sort("available_at")
+    regimes = store.read("regimes").drop(
+        [c for c in store.read("regimes").columns if c in market.columns and c not in ("date", "available_at")]
+    ).sort("available_at")
+    return market.join_asof(
+        regimes, on="available_at", by="date", strategy="backward", check_sortedness=False
+    ).sort("date", "available_at")
+
+
+def equity_chart(daily: pl.DataFrame):
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True, height_ratios=[2, 1])
+    for name, frame in daily.group_by("strategy", maintain_order=True):
+        top.plot(frame["date"], frame["equity"] / 1e6, label=name[0])
+        bottom.fill_between(frame["date"], frame["drawdown"] * 100, 0, alpha=0.35, label=name[0])
+    top.set_ylabel("equity ($M)")
+    top.legend(loc="upper left")
+    top.set_title("Equity: unhedged condors, ALVH-hedged condors, CNDR-rules benchmark")
+    bottom.set_ylabel("drawdown (%)")
+    fig.tight_layout()
+    return fig
+
+
+def hedge_chart(hedges: pl.DataFrame):
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    if hedges.height:
+        size_col = "contracts" if "contracts" in hedges.columns else hedges.columns[-1]
+        for name, frame in hedges.group_by("layer", maintain_order=True):
+            ax.step(frame["date"], frame[size_col], where="post", label=name[0])
+        ax.set_ylabel(f"VIX calls ({size_col})")
+        ax.legend(loc="upper left")
+    ax.set_title("Adaptive Layered VIX Hedge: size of each layer")
+    fig.tight_layout()
+    return fig
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            name,
+            group_name=GROUP,
+            owners=OWNERS,
+            kinds={"parquet", "duckdb", "polars"},
+            deps=["option_features", "market_features", "regimes", "spx_daily", "vx_futures"],
+            automation_condition=dg.AutomationCondition.eager(),
+            description=desc,
+        )
+        for name, desc in [
+            ("condor_decisions", "Enter or skip an SPX iron condor, legs, credits, breakevens, POP, EV, size and the reason in words. One row per session."),
+            ("condor_positions", "Each open condor marked at mid, with its exit signals. One row per position per session."),
+            ("condor_trades", "Every condor trade: entry, exit, reason, cash flows, P&L. One row per trade per strategy."),
+            ("hedge_layers", "Adaptive Layered VIX Hedge: base, flattening/event and second-engine layers, why each is on, instrument, price, size. One row per session per layer."),
+            ("backtest_daily", "Daily P&L (condor, each hedge layer, interest), equity, drawdown and greek attribution. One row per strategy per session."),
+            ("backtest_summary", "CAGR, vol, Sharpe, Sortino, max drawdown, Calmar, VaR/CVaR, IRR, win rate, holding days, and the parameters used. One row per strategy."),
+        ]
+    ],
+    can_subset=False,
+)
+def strategy_backtest(context: dg.AssetExecutionContext, warehouse: WarehouseResource, strategy: StrategyResource):
+    store = warehouse.store()
+    config = strategy.to_strategy_config()
+    options = store.read(
+        "option_features",
+        columns=OPTION_COLUMNS,
+        where=(pl.col("days_to_expiry") <= MAX_DTE_READ) & (pl.col("snapshot_kind") == "eod"),
+    )
+    result = run_backtest(
+        options,
+        point_in_time_features(store),
+        store.read("spx_daily"),
+        store.read("vx_futures"),
+        config,
+    )
+    params = json.dumps(config.to_dict(), sort_keys=True)
+    summary = result.summary.with_columns(
+        start_date=pl.lit(result.daily["date"].min()), end_date=pl.lit(result.daily["date"].max()), parameters=pl.lit(params)
+    )
+    frames = {
+        "condor_decisions": result.decisions,
+        "condor_positions": result.positions,
+        "condor_trades": result.trades,
+        "hedge_layers": result.hedges,
+        "backtest_daily": result.daily,
+        "backtest_summary": summary,
+    }
+    for table, frame in frames.items():
+        store.write_table(table, frame)
+    charts = {
+        "backtest_daily": {"equity_and_drawdowns": png_markdown(equity_chart(result.daily))},
+        "hedge_layers": {"layers_over_time": png_markdown(hedge_chart(result.hedges))},
+    }
+    plt.close("all")
+    headline = {
+        f"{row['strategy']}_{k}": float(row[k])
+        for row in result.summary.iter_rows(named=True)
+        for k in ("cagr", "max_drawdown", "sharpe")
+        if k in row and row[k] is not None
+    }
+    for table, frame in frames.items():
+        yield dg.MaterializeResult(
+            asset_key=table,
+            metadata=table_metadata(frame, table)
+            | charts.get(table, {})
+            | ({"parameters": dg.MetadataValue.json(config.to_dict())} if table == "backtest_summary" else {})
+            | (headline if table == "backtest_summary" else {}),
+        )

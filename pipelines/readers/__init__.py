@@ -1,0 +1,67 @@
+"""Readers for real vendor files: detection, parsing, data-quality rules, quarantine.
+
+Public API::
+
+    from pipelines.readers import read_file, ReadResult, VendorFileError
+    result = read_file("spx_quotedata.csv.gz")
+    result.tables["spx_options"]      # conforms to pipelines.schemas.SPX_OPTIONS
+    result.quarantine                 # rows that failed a row rule, with the reason
+
+``read_file`` recognises the format from the content (plain, gzip, zip or
+zip-in-zip), stores on every row ``source = "file:<name>#sha256=<12 hex>"`` and
+raises only :class:`VendorFileError` for files it cannot trust. Row problems never
+raise: those rows are quarantined (``rows_read == stored + quarantined``).
+See :mod:`pipelines.readers.quality` for the rules and thresholds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipelines.readers.errors import VendorFileError
+from pipelines.readers.result import ReadResult
+
+__all__ = ["VendorFileError", "ReadResult", "read_file", "FORMATS"]
+
+FORMATS = (
+    "cboe_delayed_quotes", "cboe_datashop_eod", "optionsdx_eod", "long_eod", "cboe_index_history",
+    "cfe_vx_settlement", "daily_ohlcv", "breadth_daily", "macro_calendar",
+)
+
+
+def read_file(path: str | Path, **options: Any) -> ReadResult:
+    """Read one vendor file, whatever its (supported) format.
+
+    Parameters
+    ----------
+    path : the file (plain text, gzip, zip or zip-in-zip with one data member).
+    **options : passed to the detected format's reader when it accepts them:
+        ``allowed_roots`` (option readers), ``quote_time="eod"|"1545"`` (DataShop),
+        ``underlying`` (OptionsDX), ``series`` (index histories), ``symbol`` (daily
+        OHLCV), ``event`` (headerless date lists).
+
+    Raises
+    ------
+    VendorFileError
+        For every problem with the file as a whole (see each reader's docstring);
+        no other exception escapes for bad input.
+    """
+    from pipelines.readers.detect import FORMATS as _READERS, detect_format
+    from pipelines.readers.source import load_source
+
+    src = load_source(path)
+    fmt = detect_format(src)
+    module = _READERS[fmt][1]
+    return module.read(src, **_accepted(module.read, options))
+
+
+def _accepted(fn, options: dict[str, Any]) -> dict[str, Any]:
+    import inspect
+
+    params = inspect.signature(fn).parameters
+    unknown = set(options) - set(params)
+    known_anywhere = {"allowed_roots", "quote_time", "underlying", "series", "symbol", "event"}
+    if unknown - known_anywhere:
+        raise TypeError(f"unknown reader option(s): {sorted(unknown - known_anywhere)}")
+    return {k: v for k, v in options.items() if k in params}

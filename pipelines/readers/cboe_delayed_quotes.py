@@ -1,0 +1,201 @@
+"""Cboe delayed-quotes option chain export (``spx_quotedata.csv``), SPX/SPXW/XSP/SPY.
+
+Layout (wide, one line per expiration x strike)::
+
+    <blank or index name>,Last: 4164,Change: 52.92             <- underlying_price
+    "Date: February 7, 2023 at 5:34 PM EST",Bid: ..,Ask: ..    <- snapshot time
+    Expiration Date,Calls,Last Sale,Net,Bid,Ask,Volume,IV,Delta,Gamma,Open Interest,Strike,Puts,...
+    Tue Feb 07 2023,SPXW230207C01000000,0,0,3156.3,3180.3,0,0,0,0,0,1000.00,SPXW230207P01000000,...
+
+The put block repeats the call block's column names; a variant without the
+``IV, Delta, Gamma`` columns exists; header/data lines may carry trailing commas.
+Each line yields two contract rows (call, put), so ``rows_read`` = 2 x data lines.
+
+Conventions: the root, expiry, side and strike come from the OCC symbol
+(``SPXW230523C01200000`` -> SPXW, 2023-05-23, C, 1200.000) and are cross-checked
+against the ``Expiration Date``/``Strike`` columns (mismatch -> ``inconsistent_contract``).
+IV is a decimal (0.1532 = 15.32 %); Cboe writes 0 where it has no IV, which is
+stored as null. The quote date and snapshot kind come from the snapshot time by
+Cboe's hours (:func:`pipelines.readers.snapshot_time.classify_snapshot`).
+"""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from pipelines import calendar as cal
+from pipelines.readers.options_common import OCC_SYMBOL, check_roots, finish_options, settlement_expr
+from pipelines.readers.result import ReadResult
+from pipelines.readers.snapshot_time import classify_snapshot, parse_snapshot_time
+from pipelines.readers.source import Source
+from pipelines.readers.table import LINE, check_header, first_failed, header_fields, integer, num, parse_failed, split_rows
+
+FORMAT = "cboe_delayed_quotes"
+_SIDE = ["Last Sale", "Net", "Bid", "Ask", "Volume", "IV", "Delta", "Gamma", "Open Interest"]
+_SIDE_NOCALC = ["Last Sale", "Net", "Bid", "Ask", "Volume", "Open Interest"]
+HEADER = ["Expiration Date", "Calls", *_SIDE, "Strike", "Puts", *_SIDE]
+HEADER_NOCALC = ["Expiration Date", "Calls", *_SIDE_NOCALC, "Strike", "Puts", *_SIDE_NOCALC]
+_KEYS = {"Last Sale": "last", "Net": "net", "Bid": "bid", "Ask": "ask", "Volume": "volume", "IV": "iv",
+         "Delta": "delta", "Gamma": "gamma", "Open Interest": "oi"}
+_DATE_LINE = re.compile(r'^\s*"?\s*Date\s*:', re.IGNORECASE)
+_LAST = re.compile(r"Last:\s*([-+0-9.,]+)")
+_PREAMBLE_MAX = 10
+
+
+def sniff(lines: list[str]) -> bool:
+    """True when the first lines look like this export."""
+    head = lines[:_PREAMBLE_MAX]
+    return any(l.startswith("Expiration Date,") for l in head) or (
+        any("Last:" in l for l in head[:3]) and any(_DATE_LINE.match(l) for l in head[:4])
+    )
+
+
+def read(src: Source, *, allowed_roots: frozenset[str] | None = None) -> ReadResult:
+    """Read one delayed-quotes export into SPX_OPTIONS rows.
+
+    Parameters
+    ----------
+    src : the opened file.
+    allowed_roots : roots accepted (default: the schema's SPX, SPXW, XSP, SPY).
+
+    Raises
+    ------
+    VendorFileError
+        ``changed_header``, ``missing_snapshot_time``, ``unparseable_snapshot_time``,
+        ``several_quote_dates``, ``repeated_header``, ``unknown_underlying``,
+        ``truncated_file``, ``ragged_row``, ``empty_file``, ``outside_calendar_range``.
+    """
+    hdr_idx = next((i for i, l in enumerate(src.head[:_PREAMBLE_MAX]) if l.startswith("Expiration Date")), None)
+    if hdr_idx is None:
+        raise src.error("changed_header", line=min(3, len(src.lines)), column="Expiration Date",
+                        detail="no 'Expiration Date,...' header in the first lines")
+    got = header_fields(src.head[hdr_idx])
+    expected = HEADER_NOCALC if got[: len(HEADER_NOCALC)] == HEADER_NOCALC else HEADER
+    check_header(src, got, expected, hdr_idx + 1)
+    ts, quote_date, kind = _snapshot(src, hdr_idx)
+    spot = _underlying(src, hdr_idx)
+    _check_body_preambles(src, hdr_idx, quote_date)
+
+    side_cols = [_KEYS[c] for c in expected[2:expected.index("Strike")]]
+    names = ["exp", "c_sym", *[f"c_{k}" for k in side_cols], "strike_s", "p_sym", *[f"p_{k}" for k in side_cols]]
+    numeric = {c: pl.Float64 for c in names if c not in ("exp", "c_sym", "p_sym")}
+    rows = split_rows(src, hdr_idx + 1, names, numeric)
+    lazy = rows.lazy()  # one query for both sides: polars runs them in parallel
+    frame = pl.concat([_side(lazy, "c", "C", side_cols), _side(lazy, "p", "P", side_cols)], how="vertical").with_columns(
+        pl.lit(quote_date, pl.Date).alias("quote_date"),
+        pl.lit(ts, pl.Datetime("us", "America/New_York")).alias("snapshot_time"),
+        pl.lit(kind).alias("snapshot_kind"),
+        pl.lit(spot, pl.Float64).alias("underlying_price"),
+        settlement_expr().alias("settlement"),
+    ).collect()
+    check_roots(src, frame, allowed_roots, column={"C": "Calls", "P": "Puts"})
+    return finish_options(src, FORMAT, frame, rows_read=2 * rows.height, has_inconsistent=True)
+
+
+def _snapshot(src: Source, hdr_idx: int):
+    idx = next((i for i in range(hdr_idx) if _DATE_LINE.match(src.head[i])), None)
+    if idx is None:
+        raise src.error("missing_snapshot_time", line=hdr_idx, column="Date",
+                        detail="no 'Date: ...' line before the header")
+    try:
+        ts = parse_snapshot_time(src.head[idx])
+        quote_date, kind = classify_snapshot(ts)
+    except ValueError as exc:  # CalendarRangeError is a ValueError too
+        reason = "outside_calendar_range" if isinstance(exc, cal.CalendarRangeError) else "unparseable_snapshot_time"
+        raise src.error(reason, line=idx + 1, column="Date", detail=str(exc)) from None
+    return ts, quote_date, kind
+
+
+def _underlying(src: Source, hdr_idx: int) -> float | None:
+    """``Last:`` of the preamble; None when absent or unusable (rows then fail
+    ``missing_underlying_price``)."""
+    for line in src.head[:hdr_idx]:
+        m = _LAST.search(line)
+        if m:
+            try:
+                v = float(m.group(1).replace(",", ""))
+            except ValueError:
+                return None
+            return v if v > 0 and v == v and v != float("inf") else None
+    return None
+
+
+def _check_body_preambles(src: Source, hdr_idx: int, quote_date) -> None:
+    """A second export concatenated into the file: several quote dates, or a repeated header."""
+    body = src.text_from(hdr_idx + 1)
+    pos = _find_date_line(body)
+    if pos is not None:
+        line_no = hdr_idx + 2 + body.count("\n", 0, pos)
+        try:
+            other, _ = classify_snapshot(parse_snapshot_time(src.lines[line_no - 1]))
+        except ValueError:
+            other = None
+        if other != quote_date:
+            raise src.error("several_quote_dates", line=line_no, column="Date",
+                            detail=f"snapshot for {other} after one for {quote_date}")
+        raise src.error("repeated_header", line=line_no, column="Date", detail="second preamble in the body")
+    pos = 0 if body.startswith("Expiration Date") else body.find("\nExpiration Date") + 1
+    if pos > 0 or body.startswith("Expiration Date"):
+        line_no = hdr_idx + 2 + body.count("\n", 0, pos)
+        raise src.error("repeated_header", line=line_no, column="Expiration Date")
+
+
+def _find_date_line(body: str) -> int | None:
+    """Offset of the start of a ``Date:`` line in ``body`` (substring scans: no regex over MBs)."""
+    for needle in ("Date", "date", "DATE"):
+        start = 0
+        while (i := body.find(needle, start)) >= 0:  # only stops on lines mentioning "date"
+            line_start = body.rfind("\n", 0, i) + 1
+            if body[line_start:i].strip(' \t"') == "" and _DATE_LINE.match(body[line_start:i + 40]):
+                return line_start
+            start = i + 1
+    return None
+
+
+def _side(rows: pl.LazyFrame, p: str, typ: str, side_cols: list[str]) -> pl.LazyFrame:
+    """One side (calls or puts) of the wide layout as long canonical rows."""
+    c = pl.col
+    sym = c(f"{p}_sym").str.extract_groups(OCC_SYMBOL)
+    has = set(side_cols)
+    typed = {
+        "expiration": c("exp").str.to_date("%a %b %d %Y", strict=False),
+        "strike": num("strike_s"),
+        "last": num(f"{p}_last"),
+        "bid": num(f"{p}_bid"),
+        "ask": num(f"{p}_ask"),
+        "volume": integer(f"{p}_volume"),
+        "open_interest": integer(f"{p}_oi"),
+    }
+    raw_of = {"expiration": "exp", "strike": "strike_s", "last": f"{p}_last", "bid": f"{p}_bid",
+              "ask": f"{p}_ask", "volume": f"{p}_volume", "open_interest": f"{p}_oi"}
+    if "iv" in has:
+        typed |= {"_iv": num(f"{p}_iv"), "vendor_delta": num(f"{p}_delta"), "vendor_gamma": num(f"{p}_gamma")}
+        raw_of |= {"_iv": f"{p}_iv", "vendor_delta": f"{p}_delta", "vendor_gamma": f"{p}_gamma"}
+    raw_fields = ["exp", f"{p}_sym", *[f"{p}_{k}" for k in side_cols], "strike_s"]
+    out = rows.select(
+        LINE,
+        sym.struct.field("1").alias("root"),
+        sym.struct.field("2").str.to_date("%y%m%d", strict=False).alias("_sym_exp"),
+        sym.struct.field("3").alias("_sym_type"),
+        (sym.struct.field("4").cast(pl.Int64, strict=False) / 1000.0).alias("_sym_strike"),
+        *[e.alias(k) for k, e in typed.items()],
+        first_failed(
+            {f"{p}_sym": sym.struct.field("1").is_null()}
+            | {raw_of[k]: parse_failed(raw_of[k], e) for k, e in typed.items()}
+        ).alias("_bad"),
+        pl.struct([c(f).alias(f.removeprefix(f"{p}_")) for f in raw_fields]).struct.with_fields(
+            pl.lit(typ).alias("side")).alias("_raw"),
+    )
+    if "iv" not in has:
+        out = out.with_columns(pl.lit(None, pl.Float64).alias(k) for k in ["_iv", "vendor_delta", "vendor_gamma"])
+    return out.with_columns(
+        pl.lit(typ).alias("option_type"),
+        # Cboe writes IV 0 when it has none: missing, not an impossible value.
+        pl.when(c("_iv") != 0).then(c("_iv")).alias("vendor_iv"),
+        pl.lit(None, pl.Int64).alias("bid_size"),
+        pl.lit(None, pl.Int64).alias("ask_size"),
+        ((c("_sym_exp") != c("expiration")) | (c("_sym_type") != typ)
+         | ((c("_sym_strike") - c("strike")).abs() > 1e-6)).alias("_inconsistent"),
+    ).drop(["_iv", "_sym_exp", "_sym_type", "_sym_strike"])

@@ -1,0 +1,42 @@
+"""Pieces shared by the one-row-per-date readers (index histories, OHLCV, VX, breadth, events)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.readers import quality as q
+from pipelines.readers.result import ReadResult, conform_quarantine, conform_table, dates_of
+from pipelines.readers.source import Source
+from pipelines.readers.table import first_failed, parse_failed
+
+
+def typed_columns(typed: dict[str, tuple[str, pl.Expr]]) -> list[pl.Expr]:
+    """``{out_name: (raw_col, expr)}`` -> the typed columns plus ``_bad``."""
+    return [
+        *[e.alias(k) for k, (_, e) in typed.items()],
+        first_failed({raw: parse_failed(raw, e) for _, (raw, e) in typed.items()}).alias("_bad"),
+    ]
+
+
+def date_expr(col: str, fmt: str) -> pl.Expr:
+    return pl.col(col).str.to_date(fmt, strict=False)
+
+
+def finish_table(
+    src: Source, fmt: str, frame: pl.DataFrame, *, table: str, date_col: str, reason: pl.Expr,
+    key: list[str], prefer: list[pl.Expr] | None = None, dup_reason: str = "duplicate_date",
+    flags: list[str] | None = None, quality_extra: dict[str, float] | None = None,
+) -> ReadResult:
+    """Quarantine by ``reason``, resolve duplicates of ``key``, conform to ``table``."""
+    good, bad = q.split_quarantine(frame, reason, table=table, source=src.tag, date_col=date_col)
+    good, dup = q.resolve_duplicates(good, key, prefer or [], table=table, source=src.tag,
+                                     date_col=date_col, reason=dup_reason)
+    out = conform_table(good.with_columns(pl.lit(src.tag).alias("source")), table)
+    quarantine = conform_quarantine([bad, dup])
+    rows_read = frame.height
+    quality, more_flags = q.table_quality(out.height, rows_read)
+    return ReadResult(
+        path=src.path, format=fmt, tables={table: out}, quarantine=quarantine, rows_read=rows_read,
+        quote_dates=dates_of(out, date_col, quarantine), snapshot_kind=None,
+        quality=quality | (quality_extra or {}), flags=(flags or []) + more_flags,
+    )

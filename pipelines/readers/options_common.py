@@ -1,0 +1,95 @@
+"""Pieces shared by the option-chain readers (Cboe delayed quotes, DataShop, OptionsDX, long EOD)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines import schemas
+from pipelines.readers import quality as q
+from pipelines.readers.result import ReadResult, conform_quarantine, conform_table, dates_of
+from pipelines.readers.source import Source
+
+TABLE = "spx_options"
+#: Settlement style by root: SPX monthlies settle on the opening print (AM), the rest at the close.
+SETTLEMENT = {"SPX": "AM", "SPXW": "PM", "SPY": "PM", "XSP": "PM"}
+OCC_SYMBOL = r"^([A-Z]{1,6})(\d{6})([CP])(\d{8})$"
+
+
+def check_roots(src: Source, frame: pl.DataFrame, allowed: frozenset[str] | None,
+                column: str | dict[str, str]) -> None:
+    """Raise ``unknown_underlying`` when a root outside ``allowed`` appears.
+
+    ``allowed`` defaults to the roots the SPX_OPTIONS schema admits. ``column`` names
+    the column the root was read from, or maps option_type -> column (wide layouts).
+    """
+    allowed = allowed if allowed is not None else frozenset(schemas.ROOTS)
+    bad = frame.filter(pl.col("root").is_not_null() & ~pl.col("root").is_in(list(allowed)))
+    if bad.height:
+        bad = bad.sort("line")
+        root = bad["root"][0]
+        col = column if isinstance(column, str) else column.get(bad["option_type"][0])
+        raise src.error(
+            "unknown_underlying", line=int(bad["line"][0]), column=col,
+            detail=f"root {root!r} is not one of {sorted(allowed)}",
+        )
+
+
+def settlement_expr() -> pl.Expr:
+    return pl.col("root").replace_strict(SETTLEMENT, default=None, return_dtype=pl.String)
+
+
+def finish_options(src: Source, fmt: str, frame: pl.DataFrame, *, rows_read: int,
+                   has_inconsistent: bool = False) -> ReadResult:
+    """Apply the option row rules, resolve duplicates, conform and score.
+
+    ``frame`` holds the canonical SPX_OPTIONS columns (typed) plus ``line``, ``_bad``,
+    ``_raw`` (struct of the original fields) and optionally ``_inconsistent``.
+    """
+    good, bad = q.split_quarantine(frame, q.option_reason(has_inconsistent), table=TABLE,
+                                   source=src.tag, date_col="quote_date")
+    good, dup = q.resolve_duplicates(good, q.OPTION_KEY, q.option_preference(), table=TABLE,
+                                     source=src.tag, date_col="quote_date")
+    table = conform_table(good.with_columns(pl.lit(src.tag).alias("source")), TABLE)
+    quarantine = conform_quarantine([bad, dup])
+    kinds = sorted(set(frame["snapshot_kind"].drop_nulls().to_list()))
+    quality, flags = q.option_quality(table, rows_read, quarantine.height, kinds)
+    return ReadResult(
+        path=src.path, format=fmt, tables={TABLE: table}, quarantine=quarantine, rows_read=rows_read,
+        quote_dates=dates_of(table, "quote_date", quarantine),
+        snapshot_kind=kinds[0] if len(kinds) == 1 else ("mixed" if kinds else None),
+        quality=quality, flags=flags,
+    )
+
+
+def check_sessions(src: Source, frame: pl.DataFrame, column: str) -> None:
+    """Raise ``not_a_session`` (or ``outside_calendar_range``) for a quote date the NYSE was closed.
+
+    Only the distinct quote dates are checked (a handful per file).
+    """
+    from pipelines import calendar as cal
+
+    firsts = frame.filter(pl.col("quote_date").is_not_null()).group_by("quote_date").agg(pl.col("line").min())
+    for d, line in firsts.sort("line").iter_rows():
+        try:
+            ok = cal.is_session(d)
+        except cal.CalendarRangeError as exc:
+            raise src.error("outside_calendar_range", line=int(line), column=column, detail=str(exc)) from None
+        if not ok:
+            raise src.error("not_a_session", line=int(line), column=column, detail=f"{d} is not an NYSE session")
+
+
+def close_times(frame: pl.DataFrame) -> pl.DataFrame:
+    """quote_date -> the session's close (aware, America/New_York), for EOD snapshot times."""
+    from pipelines import calendar as cal
+
+    def close(d):
+        try:
+            return cal.close_time(d)
+        except ValueError:  # not a session / outside the calendar: check_sessions reports it
+            return None
+
+    dates = [d for d in frame["quote_date"].unique().to_list() if d is not None]
+    return pl.DataFrame(
+        {"quote_date": dates, "snapshot_time": [close(d) for d in dates]},  # a few dates per file
+        schema={"quote_date": pl.Date, "snapshot_time": pl.Datetime("us", "America/New_York")},
+    )

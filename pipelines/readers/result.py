@@ -1,0 +1,68 @@
+"""What a reader returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
+
+from pipelines import schemas
+from pipelines.readers.quality import QUARANTINE_COLUMNS
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """One vendor file, read.
+
+    Attributes
+    ----------
+    path : str
+        The path that was read.
+    format : str
+        Detected format, one of :data:`pipelines.readers.detect.FORMATS`.
+    tables : dict[str, pl.DataFrame]
+        Canonical table name (``"spx_options"``, ``"spx_daily"``, ``"vix_term_structure"``,
+        ``"vx_futures"``, ``"breadth_daily"``, ``"events"``) -> frame conforming to the
+        pandera schema of that name in :mod:`pipelines.schemas`.
+    quarantine : pl.DataFrame
+        Rows that failed a row rule, QUARANTINE schema (``raw`` is the row as JSON).
+    rows_read : int
+        Data rows read (contract rows for the wide Cboe layout: 2 per line). Always
+        equals stored rows + quarantined rows.
+    quote_dates : list[date]
+        Distinct dates of the stored (or, if none, quarantined) rows, sorted.
+    snapshot_kind : str or None
+        ``"eod"``, ``"overnight"`` or ``"intraday"`` for option files, else None.
+    quality : dict[str, float]
+        File-level scores (see :mod:`pipelines.readers.quality`).
+    flags : list[str]
+        Human-readable warnings, e.g. ``"stale_snapshot: ..."``.
+    """
+
+    path: str
+    format: str
+    tables: dict[str, pl.DataFrame]
+    quarantine: pl.DataFrame
+    rows_read: int
+    quote_dates: list[date]
+    snapshot_kind: str | None
+    quality: dict[str, float] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+
+
+def conform_table(frame: pl.DataFrame, table: str) -> pl.DataFrame:
+    """Select/cast to the canonical schema ``table`` (no validation here; tests validate)."""
+    return schemas.conform(frame, schemas.SCHEMAS[table])
+
+
+def conform_quarantine(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    frames = [f.select([pl.col(c).cast(t) for c, t in QUARANTINE_COLUMNS.items()]) for f in frames if f.height]
+    if not frames:
+        return pl.DataFrame(schema=QUARANTINE_COLUMNS)
+    return pl.concat(frames, how="vertical").sort("line", nulls_last=True)
+
+
+def dates_of(frame: pl.DataFrame, col: str, quarantine: pl.DataFrame) -> list[date]:
+    src = frame[col] if frame.height else quarantine["quote_date"]
+    return sorted(d for d in src.unique().to_list() if d is not None)

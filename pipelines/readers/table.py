@@ -1,0 +1,177 @@
+"""Turning the data lines of a delimited vendor file into a string frame with line numbers.
+
+Every reader goes through :func:`split_rows` so that truncation, ragged rows and
+1-based line numbers are handled the same way everywhere. All fields come out as
+stripped strings (empty -> null); typing happens in the readers with
+:func:`num`/:func:`integer`/:func:`parse_failed` so that a value that does not
+parse sends its row to quarantine instead of crashing the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import polars as pl
+
+from pipelines.readers.source import Source
+
+LINE = "line"
+
+
+def header_fields(line: str) -> list[str]:
+    """Header names, stripped, with the trailing empty names of padded headers removed."""
+    fields = [f.strip() for f in next(csv.reader([line]), [])]
+    while fields and fields[-1] == "":
+        fields.pop()
+    return fields
+
+
+def check_header(src: Source, got: list[str], expected: list[str], line: int) -> None:
+    """Raise ``changed_header`` naming the first column that differs from ``expected``."""
+    if got == expected:
+        return
+    for i, exp in enumerate(expected):
+        if i >= len(got) or got[i] != exp:
+            found = got[i] if i < len(got) else "<missing>"
+            raise src.error(
+                "changed_header", line=line, column=exp,
+                detail=f"header field {i + 1} is {found!r}, expected {exp!r}",
+            )
+    raise src.error(
+        "changed_header", line=line, column=got[len(expected)],
+        detail=f"unexpected extra column {got[len(expected)]!r}",
+    )
+
+
+def split_rows(src: Source, first_idx: int, names: list[str],
+               dtypes: dict[str, type[pl.DataType] | pl.DataType] | None = None) -> pl.DataFrame:
+    """Data lines ``src.lines[first_idx:]`` as columns ``names`` plus ``line``.
+
+    Columns are strings, except that when ``dtypes`` is given and the whole body
+    parses with those types (the normal case for a clean file) they come out typed
+    directly; any failure falls back to strings, so callers must type with
+    :func:`num`/:func:`integer`, which accept both.
+
+    Blank lines are skipped (they are not data rows). Lines may carry trailing
+    padding commas. A last line with too few fields is a truncated file; any other
+    line with the wrong number of fields is a ragged file.
+
+    Raises
+    ------
+    VendorFileError
+        ``"empty_file"`` (no data line), ``"truncated_file"``, ``"ragged_row"``.
+    """
+    n = len(names)
+    fast = _split_fast(src, first_idx, names, dtypes)
+    if fast is None and dtypes:
+        fast = _split_fast(src, first_idx, names, None)
+    if fast is not None:
+        return fast
+    body = src.lines[first_idx:]
+    frame = pl.DataFrame(
+        {"raw": pl.Series(body, dtype=pl.String), LINE: pl.int_range(first_idx + 1, first_idx + 1 + len(body), eager=True)}
+    ).filter(pl.col("raw").str.strip_chars() != "")
+    if frame.is_empty():
+        raise src.error("empty_file", line=first_idx, detail="header present but no data rows")
+    if frame["raw"].str.contains('"', literal=True).any():
+        return _split_quoted(src, frame, names)
+    nf = pl.col("raw").str.count_matches(",", literal=True) + 1
+    frame = frame.with_columns(
+        pl.when(nf > n).then(pl.col("raw").str.replace(r",+$", "")).otherwise(pl.col("raw")).alias("raw")
+    ).with_columns(nf.alias("_nf"))
+    _check_counts(src, frame, n)
+    return frame.select(
+        pl.col("raw").str.split_exact(",", n - 1).struct.rename_fields(names).alias("_s"), LINE
+    ).unnest("_s").with_columns(_clean(names))
+
+
+def _padded(frame: pl.DataFrame) -> bool:
+    """Whether any field carries leading/trailing blanks (OptionsDX pads every value)."""
+    c = [pl.col(n) for n in frame.columns]
+    edge = [x.str.starts_with(" ") | x.str.ends_with(" ") | x.str.starts_with("\t") | x.str.ends_with("\t") for x in c]
+    return bool(frame.select(pl.any_horizontal(edge).any()).item())
+
+
+def _split_fast(src: Source, first_idx: int, names: list[str],
+                dtypes: dict[str, type[pl.DataType] | pl.DataType] | None) -> pl.DataFrame | None:
+    """The common case, straight from the text with polars' CSV parser: no quotes, no
+    blank lines, every row complete. Returns None whenever the careful path is needed
+    (it then finds and reports the exact problem)."""
+    text = src.text_from(first_idx)
+    body = text[:-1] if text.endswith("\n") else text
+    if not body or '"' in body:
+        return None
+    n_rows = body.count("\n") + 1
+    data = body.encode()
+    try:
+        schema = {c: (dtypes or {}).get(c, pl.String) for c in names}
+        out = pl.read_csv(data, has_header=False, schema=schema,
+                          quote_char=None, truncate_ragged_lines=False, raise_if_empty=False)
+    except (pl.exceptions.PolarsError, ValueError):
+        return None
+    # polars skips blank lines and null-fills short rows: either way the careful path takes over
+    if out.height != n_rows or out[names[-1]].null_count():
+        return None
+    out = out.with_columns(pl.int_range(first_idx + 1, first_idx + 1 + n_rows, dtype=pl.Int64).alias(LINE))
+    strings = [c for c in names if out.schema[c] == pl.String]
+    return out.with_columns(_clean(strings)) if strings and _padded(out.select(strings)) else out
+
+
+def _clean(names: list[str]) -> list[pl.Expr]:
+    return [pl.col(c).str.strip_chars().replace("", None) for c in names]
+
+
+def _check_counts(src: Source, frame: pl.DataFrame, n: int) -> None:
+    bad = frame.filter(pl.col("_nf") != n)
+    if bad.is_empty():
+        return
+    line, got = bad[LINE][0], bad["_nf"][0]
+    last_line = frame[LINE][-1]
+    if line == last_line and got < n:
+        raise src.error("truncated_file", line=line, detail=f"last row has {got} of {n} fields")
+    raise src.error("ragged_row", line=line, detail=f"row has {got} fields, header has {n}")
+
+
+def _split_quoted(src: Source, frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """Slow path for files that quote fields (commas inside values): the csv module."""
+    n = len(names)
+    rows = list(csv.reader(io.StringIO("\n".join(frame["raw"].to_list()))))
+    if len(rows) != frame.height:  # a quoted field spans lines: line numbers would be wrong
+        raise src.error("ragged_row", detail="quoted field spans several lines")
+    counts = []
+    for r in rows:  # one len() per row; the field split itself is the csv module's C loop
+        while len(r) > n and r[-1] == "":
+            r.pop()
+        counts.append(len(r))
+    frame = frame.with_columns(pl.Series("_nf", counts, dtype=pl.Int64))
+    _check_counts(src, frame, n)
+    cols = {name: [r[i] for r in rows] for i, name in enumerate(names)}
+    out = pl.DataFrame(cols, schema={c: pl.String for c in names}).with_columns(frame[LINE])
+    return out.with_columns(_clean(names))
+
+
+def num(col: str) -> pl.Expr:
+    """A decimal field as Float64 (null when empty or unparseable)."""
+    x = pl.col(col).cast(pl.Float64, strict=False)
+    return pl.when(x.is_finite()).then(x)  # "nan"/"inf" are not prices
+
+
+def integer(col: str) -> pl.Expr:
+    """A count field as Int64; accepts ``12`` and ``12.0`` (Yahoo writes volumes as floats)."""
+    x = pl.col(col).cast(pl.Float64, strict=False)
+    return pl.when(x.is_finite() & (x.abs() < 9e15)).then(x.round(0)).cast(pl.Int64)
+
+
+def parse_failed(raw_col: str, typed: pl.Expr) -> pl.Expr:
+    """True where a non-empty field did not parse, or parsed to a non-finite number."""
+    failed = pl.col(raw_col).is_not_null() & typed.is_null()
+    return failed
+
+
+def first_failed(checks: dict[str, pl.Expr]) -> pl.Expr:
+    """Name of the first column whose check is true (null when none)."""
+    expr = pl.lit(None, pl.String)
+    for col, cond in reversed(list(checks.items())):
+        expr = pl.when(cond).then(pl.lit(col)).otherwise(expr)
+    return expr
