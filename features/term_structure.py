@@ -155,3 +155,79 @@ __all__ = [
     "vx_roll_yield",
     "vx_constant_maturity",
 ]
+
+
+#: VIX-family tenors in calendar days (Cboe: VIX9D, VIX, VIX3M, VIX6M).
+TENOR_DAYS: dict[str, float] = {"vix9d": 9.0, "vix": 30.0, "vix3m": 93.0, "vix6m": 183.0}
+
+
+def forward_vix(wide: pl.DataFrame, days_ahead: pl.Expr) -> pl.Expr:
+    """Forward 30-day VIX starting ``days_ahead`` calendar days out, from the VIX family.
+
+    Total implied variance ``w(tau) = (level/100)^2 tau/365`` is known at the family's
+    tenors and interpolated linearly in ``tau`` (flat vol beyond the longest tenor and
+    before the shortest); the forward VIX is ``100 sqrt((w(T+30) - w(T)) 365/30)``.
+    This is the forward *variance* level: VX futures trade below it by a convexity term
+    (the square root of an expectation exceeds the expectation of a square root), so it
+    is an upper bound used only where no VX settlement exists (documented in the README).
+    """
+    tenors = [(c, t) for c, t in TENOR_DAYS.items() if c in wide.columns]
+
+    def total_variance(tau: pl.Expr) -> pl.Expr:
+        # piecewise-linear through the known (tenor, w) points, flat vol at both ends
+        ws = [(t, (pl.col(c) / 100.0) ** 2 * t / 365.0) for c, t in tenors]
+        expr = ws[-1][1] * tau / ws[-1][0]  # beyond the longest tenor: flat vol
+        for (t0, w0), (t1, w1) in reversed(list(zip(ws[:-1], ws[1:]))):
+            expr = pl.when(tau <= t1).then(w0 + (w1 - w0) * (tau - t0) / (t1 - t0)).otherwise(expr)
+        return pl.when(tau <= ws[0][0]).then(ws[0][1] * tau / ws[0][0]).otherwise(expr)
+
+    fwd_var = (total_variance(days_ahead + 30.0) - total_variance(days_ahead)) * 365.0 / 30.0
+    return 100.0 * fwd_var.clip(lower_bound=0.0).sqrt()
+
+
+def model_vx_futures(vix_ts: pl.DataFrame, expirations: pl.DataFrame) -> pl.DataFrame:
+    """VX settlements modelled from the VIX family where no VX settlement is stored.
+
+    ``expirations``: ``date, expiration`` pairs to price (the listed monthly contracts of
+    each date). Returns the ``vx_futures`` columns ``date, contract, expiration, settle``
+    with ``source = "model:forward-variance"``.
+    """
+    wide = vix_family_wide(vix_ts).drop_nulls("vix")
+    days_ahead = (pl.col("expiration") - pl.col("date")).dt.total_days().cast(pl.Float64)
+    return (
+        expirations.join(wide, on="date", how="inner")
+        .with_columns(settle=forward_vix(wide, days_ahead))
+        .select(
+            "date",
+            pl.format("VX {}", pl.col("expiration").cast(pl.String)).alias("contract"),
+            "expiration",
+            "settle",
+            pl.lit("model:forward-variance").alias("source"),
+        )
+        .drop_nulls("settle")
+    )
+
+
+def listed_vx_expirations(dates: pl.Series, months: int = 8) -> pl.DataFrame:
+    """``date, expiration`` of the next ``months`` monthly VX contracts after each date.
+
+    Uses the CFE rule on scheduled NYSE holidays (:func:`features.simulate.calendar.vx_expiration`).
+    The loop is over distinct months (a few hundred at most), not over rows.
+    """
+    from features.simulate.calendar import add_months, vx_expiration
+
+    days = dates.unique().sort()
+    if days.is_empty():
+        return pl.DataFrame(schema={"date": pl.Date, "expiration": pl.Date})
+    first, last = days[0], days[-1]
+    exps = [
+        vx_expiration(*add_months(first.year, first.month, k))
+        for k in range(-1, (last.year - first.year) * 12 + last.month - first.month + months + 2)
+    ]
+    grid = pl.DataFrame({"date": days}).join(pl.DataFrame({"expiration": exps}), how="cross")
+    return (
+        grid.filter(pl.col("expiration") > pl.col("date"))
+        .sort("date", "expiration")
+        .group_by("date", maintain_order=True)
+        .head(months)
+    )

@@ -98,12 +98,19 @@ class Materializer:
         return {k.to_user_string() for k in selection.resolve(self.assets)}
 
 
-def materialize_range(start: date, end: date, batch_size: int = 63, progress: bool = True) -> None:
+#: The raw tables the simulator writes (everything else is derived from stored data).
+RAW_ASSETS = {"spx_options", "spx_daily", "vix_term_structure", "vx_futures", "breadth_daily"}
+
+
+def materialize_range(
+    start: date, end: date, batch_size: int = 63, progress: bool = True, simulate: bool = True
+) -> None:
     """Materialize every asset for the NYSE sessions ``start``..``end``.
 
     The event calendar first, then every daily asset as one Dagster run per batch of
     sessions (a partition-range run, never one run per day), then the whole-history
-    assets (registry, decisions, backtest).
+    assets (registry, decisions, backtest). ``simulate=False`` skips the simulated raw
+    tables and derives everything from what is stored (e.g. vendor files you ingested).
     """
     from pipelines.calendar import sessions_between
 
@@ -112,7 +119,7 @@ def materialize_range(start: date, end: date, batch_size: int = 63, progress: bo
         raise SystemExit(f"no NYSE sessions between {start} and {end}")
     m = Materializer(progress)
     m.whole({"events"})
-    m.sessions(m.partitioned, sessions, batch_size, "materializing")
+    m.sessions(m.partitioned if simulate else m.partitioned - RAW_ASSETS, sessions, batch_size, "materializing")
     m.whole(m.unpartitioned - {"events"})
 
 
@@ -169,7 +176,9 @@ def summary() -> str:
 
 def cmd_run(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
-    materialize_range(args.start, args.end, batch_size=args.batch_size, progress=not args.quiet)
+    materialize_range(
+        args.start, args.end, batch_size=args.batch_size, progress=not args.quiet, simulate=not args.no_simulate
+    )
     print(f"\nmaterialized {args.start} .. {args.end} in {time.perf_counter() - t0:.1f} s\n")
     print(summary())
 
@@ -226,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--end", type=date.fromisoformat, default=DEFAULT_END)
     run.add_argument("--batch-size", type=int, default=63, help="sessions per Dagster run (default 63)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--no-simulate", action="store_true", help="do not simulate raw tables; derive from stored (vendor) data only"
+    )
     run.set_defaults(func=cmd_run)
 
     ingest = sub.add_parser("ingest", help="land vendor files and update what depends on them")

@@ -53,6 +53,8 @@ class StrategyResource(dg.ConfigurableResource):
     entry_frequency: str = "weekly"
     block_event_windows: bool = True
     min_vrp_vol: float = 0.0
+    rsi_low: float = 30.0
+    rsi_high: float = 70.0
     # management
     profit_take: float = 0.5
     stop_multiple: float = 2.0
@@ -87,6 +89,8 @@ class StrategyResource(dg.ConfigurableResource):
                 entry_frequency=self.entry_frequency,
                 block_event_windows=self.block_event_windows,
                 min_vrp_vol=self.min_vrp_vol,
+                rsi_low=self.rsi_low,
+                rsi_high=self.rsi_high,
                 equity=self.initial_equity,
             ),
             management=replace(

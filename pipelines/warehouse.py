@@ -90,7 +90,7 @@ TABLES: dict[str, TableLayout] = {
         _layout("hedge_layers", "date", "all"),
         _layout("backtest_daily", "date", "all"),
         _layout("backtest_summary", "start_date", "all"),
-        _layout("ingest_log", "first_date", "all"),
+        _layout("ingest_log", "ingested_at", "all"),
     ]
 }
 

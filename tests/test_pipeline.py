@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -105,3 +105,51 @@ def test_the_after_close_schedule_requests_the_session_and_skips_holidays(when, 
         assert not result.run_requests and result.skip_message
     else:
         assert [r.partition_key for r in result.run_requests] == [expected]
+
+
+def _rerun_decisions(root) -> pl.DataFrame:
+    from pipelines.definitions import all_assets, defs
+    from pipelines.resources import StrategyResource, WarehouseResource
+
+    # the small test chains list strikes 100 points apart out at 45 days; the quarter's
+    # variance risk premium is negative: loosen those two gates so that condors open
+    strategy = StrategyResource(wing_width=100.0, min_vrp_vol=-100.0)
+    result = dg.materialize(
+        all_assets,
+        selection=dg.AssetSelection.assets("condor_decisions").required_multi_asset_neighbors(),
+        resources={**defs.resources, "warehouse": WarehouseResource(root=str(root)), "strategy": strategy},
+    )
+    assert result.success
+    return Warehouse(root).read("condor_decisions")
+
+
+def _revise_regime(store: Warehouse, day: date, available_at: datetime) -> None:
+    """Store a later revision of one session's regime: stressed, known only at ``available_at``."""
+    regimes = store.read("regimes", day, day)
+    revision = regimes.tail(1).with_columns(
+        vol_regime=pl.lit("stressed"),
+        regime=pl.lit("stressed/backwardation"),
+        available_at=pl.lit(available_at).dt.convert_time_zone("America/New_York"),
+    )
+    store.write_partitions("regimes", pl.concat([regimes, revision], how="diagonal_relaxed"), "derived", [day])
+
+
+def test_decisions_read_features_only_as_known_at_their_session(materialized, tmp_path):
+    """A feature revised after the session cannot change that session's decision (Feast #6615)."""
+    import shutil
+
+    copy = tmp_path / "warehouse"
+    shutil.copytree(materialized.root, copy)
+    store = Warehouse(copy)
+    decisions = _rerun_decisions(copy)
+    entered = decisions.filter(pl.col("action") == "enter")["date"]
+    assert entered.len() > 0, "the simulated quarter produced no entry to test with"
+    day = entered[0]
+    _revise_regime(store, day, datetime(day.year, day.month, day.day, 16, 15, tzinfo=NY) + timedelta(days=7))
+    after_late_revision = _rerun_decisions(copy).filter(pl.col("date") == day)
+    assert after_late_revision["action"].to_list() == ["enter"]
+    # the same revision published on the session itself, after the 16:15 row it revises, does
+    # change the decision: the store is really consulted, revision by revision
+    _revise_regime(store, day, datetime(day.year, day.month, day.day, 16, 30, tzinfo=NY))
+    after_early_revision = _rerun_decisions(copy).filter(pl.col("date") == day)
+    assert after_early_revision["action"].to_list() == ["skip"]

@@ -15,6 +15,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from features.events import nth_weekday
+
 
 def _easter(year: int) -> date:
     """Gregorian Easter Sunday (anonymous Gregorian / Meeus-Jones-Butcher algorithm)."""
@@ -29,16 +31,6 @@ def _easter(year: int) -> date:
     m = (a + 11 * h + 22 * ell) // 451
     month, day = divmod(h + ell - 7 * m + 114, 31)
     return date(year, month, day + 1)
-
-
-def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
-    """The n-th (1-based) ``weekday`` (Mon=0) of a month; n=-1 is the last one."""
-    if n > 0:
-        first = date(year, month, 1)
-        return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
-    nxt = date(year + (month == 12), month % 12 + 1, 1)
-    last = nxt - timedelta(days=1)
-    return last - timedelta(days=(last.weekday() - weekday) % 7)
 
 
 def _observed(d: date, saturday_to_friday: bool = True) -> date | None:
@@ -59,14 +51,14 @@ def nyse_holidays(year: int) -> frozenset[date]:
     """
     days = [
         _observed(date(year, 1, 1), saturday_to_friday=False),
-        _nth_weekday(year, 1, 0, 3),  # Martin Luther King Jr. Day
-        _nth_weekday(year, 2, 0, 3),  # Washington's Birthday
+        nth_weekday(year, 1, 0, 3),  # Martin Luther King Jr. Day
+        nth_weekday(year, 2, 0, 3),  # Washington's Birthday
         _easter(year) - timedelta(days=2),  # Good Friday
-        _nth_weekday(year, 5, 0, -1),  # Memorial Day
+        nth_weekday(year, 5, 0, -1),  # Memorial Day
         _observed(date(year, 6, 19)) if year >= 2022 else None,
         _observed(date(year, 7, 4)),
-        _nth_weekday(year, 9, 0, 1),  # Labor Day
-        _nth_weekday(year, 11, 3, 4),  # Thanksgiving
+        nth_weekday(year, 9, 0, 1),  # Labor Day
+        nth_weekday(year, 11, 3, 4),  # Thanksgiving
         _observed(date(year, 12, 25)),
     ]
     return frozenset(d for d in days if d is not None)
@@ -98,7 +90,7 @@ def business_days(start: date, end: date) -> list[date]:
 
 def third_friday(year: int, month: int) -> date:
     """Third Friday of a month (the standard monthly expiration date)."""
-    return _nth_weekday(year, month, 4, 3)
+    return nth_weekday(year, month, 4, 3)
 
 
 def monthly_option_expiration(year: int, month: int) -> date:

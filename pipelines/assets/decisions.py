@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
 from features.backtest import run_backtest  # noqa: E402
+from features.term_structure import listed_vx_expirations, model_vx_futures  # noqa: E402
 from pipelines.metadata import png_markdown, table_metadata  # noqa: E402
 from pipelines.resources import StrategyResource, WarehouseResource  # noqa: E402
 
@@ -35,18 +36,39 @@ TABLES = ["condor_decisions", "condor_positions", "condor_trades", "hedge_layers
 
 
 def point_in_time_features(store) -> pl.DataFrame:
-    """Market features joined with regimes, every revision, keyed by ``available_at``.
+    """Market features joined with regimes: one row per revision of either, per session.
 
-    Each regime revision is attached to the market-feature revision it was computed
-    from (the latest regime revision known at that revision's ``available_at``).
+    Each row is the state of knowledge at its ``available_at``: the latest market-feature
+    revision and the latest regime revision of that session known at that instant. So a
+    regime revised later (or a feature revised later) becomes a new row with the later
+    time, and a lookup as of an earlier time never sees it.
     """
-    market = store.read("market_features").sort("available_at")
-    regimes = store.read("regimes").drop(
-        [c for c in store.read("regimes").columns if c in market.columns and c not in ("date", "available_at")]
-    ).sort("available_at")
-    return market.join_asof(
-        regimes, on="available_at", by="date", strategy="backward", check_sortedness=False
-    ).sort("date", "available_at")
+    market = store.read("market_features")
+    regimes = store.read("regimes")
+    regimes = regimes.drop([c for c in regimes.columns if c in market.columns and c not in ("date", "available_at")])
+    timeline = pl.concat([market.select("date", "available_at"), regimes.select("date", "available_at")]).unique()
+    asof = dict(on="available_at", by="date", strategy="backward", check_sortedness=False)
+    return (
+        timeline.sort("available_at")
+        .join_asof(market.sort("available_at"), **asof)
+        .join_asof(regimes.sort("available_at"), **asof)
+        .sort("date", "available_at")
+    )
+
+
+def vx_futures_with_model(store, sessions: pl.Series) -> pl.DataFrame:
+    """Stored VX settlements, plus modelled ones for sessions that have none.
+
+    Real VX history is often missing (e.g. the CFE files stop in 2015): the hedge is then
+    priced on the forward VIX implied by the VIX family (``model_vx_futures``), and those
+    rows say so in ``source``.
+    """
+    stored = store.read("vx_futures")
+    missing = sessions.filter(~sessions.is_in(stored["date"].implode()))
+    if missing.is_empty():
+        return stored
+    model = model_vx_futures(store.read("vix_term_structure"), listed_vx_expirations(missing))
+    return pl.concat([stored, model], how="diagonal_relaxed")
 
 
 def equity_chart(daily: pl.DataFrame):
@@ -109,7 +131,7 @@ def strategy_backtest(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         options,
         point_in_time_features(store),
         store.read("spx_daily"),
-        store.read("vx_futures"),
+        vx_futures_with_model(store, options["quote_date"].unique()),
         config,
     )
     params = json.dumps(config.to_dict(), sort_keys=True)

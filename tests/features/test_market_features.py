@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -184,3 +184,25 @@ def test_future_data_does_not_leak_into_rsi_at_a_shock() -> None:
     shocked = market_features(spx, m.breadth, m.vix_ts, m.vx_futures, m.events)
     assert_frame_equal(shocked.head(N_DAYS - 1), full_features().head(N_DAYS - 1))
     assert not math.isclose(shocked["rsi_14"][-1], full_features()["rsi_14"][-1])
+
+
+def test_forward_vix_of_a_flat_term_structure_is_the_same_level():
+    from features.term_structure import model_vx_futures
+
+    d = date(2024, 1, 2)
+    ts = pl.DataFrame({"date": [d] * 4, "series": ["VIX9D", "VIX", "VIX3M", "VIX6M"], "value": [18.0] * 4})
+    exps = pl.DataFrame({"date": [d, d, d], "expiration": [date(2024, 1, 17), date(2024, 2, 14), date(2024, 6, 18)]})
+    vx = model_vx_futures(ts, exps)
+    assert vx["settle"].to_list() == pytest.approx([18.0, 18.0, 18.0], abs=1e-9)
+
+
+def test_forward_vix_matches_forward_variance_by_hand():
+    from features.term_structure import model_vx_futures
+
+    d = date(2024, 1, 2)
+    ts = pl.DataFrame({"date": [d] * 4, "series": ["VIX9D", "VIX", "VIX3M", "VIX6M"], "value": [12.0, 14.0, 16.0, 18.0]})
+    # expiry 31.5 days out: forward window [31.5, 61.5] days lies between the 30d and 93d tenors
+    exps = pl.DataFrame({"date": [d], "expiration": [d + timedelta(days=31)]})
+    w = lambda tau: (0.14**2 * 30 + (0.16**2 * 93 - 0.14**2 * 30) * (tau - 30) / 63) / 365  # noqa: E731
+    expected = 100 * ((w(61) - w(31)) * 365 / 30) ** 0.5
+    assert model_vx_futures(ts, exps)["settle"][0] == pytest.approx(expected, rel=1e-12)
