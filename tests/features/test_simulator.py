@@ -14,6 +14,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from features.simulate import DailyMarket, SimulationConfig, simulate_chain, simulate_daily
+from features.events import nth_weekday
 from features.simulate import calendar as cal
 from features.simulate.dynamics import DEFAULT_PARAMS, EventSchedule, risk_neutral_variance
 from pipelines.schemas import BREADTH_DAILY, SPX_DAILY, SPX_OPTIONS, VIX_TERM_STRUCTURE, VX_FUTURES
@@ -35,7 +36,7 @@ def events_frame() -> pl.DataFrame:
             rows.append((date(y, m, 12), "CPI"))
             rows.append((date(y, m, 14), "PPI"))
             if m % 3 != 2:
-                rows.append((cal._nth_weekday(y, m, 2, 3), "FOMC"))  # third Wednesday
+                rows.append((nth_weekday(y, m, 2, 3), "FOMC"))  # third Wednesday
     return pl.DataFrame(
         {"date": [r[0] for r in rows], "event": [r[1] for r in rows], "source": ["rule:test"] * len(rows)},
         schema={"date": pl.Date, "event": pl.String, "source": pl.String},
