@@ -226,9 +226,12 @@ def _generation(
     days = option_features.select(pl.col("quote_date").unique().alias("date")).sort("date")
     under = option_features.group_by("quote_date").agg(pl.col("underlying_price").first().alias("underlying"))
     grid = legs.join_where(days, (pl.col("date") >= pl.col("entry_date")) & (pl.col("date") <= pl.col("expiration")))
+    # An implied vol that no price fits is NaN (never 0); its greeks are NaN too. Treat them
+    # as missing so the model mark and the carried-forward greeks apply, instead of letting
+    # one NaN leg turn the book's vega (and the hedge sized on it) into NaN.
     quotes = option_features.select(
         pl.col("quote_date").alias("date"), "root", "expiration", "strike", "option_type",
-        "bid", "ask", "mid", "iv", "delta", "gamma", "vega", "theta",
+        "bid", "ask", "mid", *[pl.col(c).fill_nan(None) for c in ("iv", "delta", "gamma", "vega", "theta")],
     )
     ffill_cols = ["bid", "ask", "mid", "iv", "delta", "gamma", "vega", "theta"]
     settle = spx_settlement.select("date", "open", "close")

@@ -176,3 +176,132 @@ def conform(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:
         pl.col(name).cast(col.dtype.type) if name in frame.columns else pl.lit(None, col.dtype.type).alias(name)
         for name, col in schema.columns.items()
     )
+
+
+# --------------------------------------------------------------------------- derived tables
+# Contracts of the computed tables: their keys, types and the invariants downstream code
+# relies on. They are open (``strict=False``): the modules in ``features/`` document the
+# full column lists, and a new column is not a contract break.
+TS = pl.Datetime("us", NY_TZ)
+
+
+def _derived(name: str, columns: dict[str, pa.Column], unique: list[str]) -> pa.DataFrameSchema:
+    return pa.DataFrameSchema(columns, unique=unique, strict=False, name=name)
+
+
+def _in_range_or_nan(lo: float, hi: float) -> pa.Check:
+    """``lo <= x <= hi``, where NaN is allowed: it means "no value fits" (e.g. no implied vol)."""
+    return pa.Check(
+        lambda d: d.lazyframe.select(pl.col(d.key).is_nan() | pl.col(d.key).is_between(lo, hi)),
+        name=f"in_range_or_nan({lo}, {hi})",
+    )
+
+
+def _vol(nullable: bool = True) -> pa.Column:
+    return pa.Column(pl.Float64, _in_range_or_nan(0, 20), nullable=nullable)
+
+
+DERIVED_SCHEMAS = [
+    _derived(
+        "option_features",
+        {
+            "quote_date": pa.Column(pl.Date),
+            "root": pa.Column(pl.String, pa.Check.isin(ROOTS)),
+            "expiration": pa.Column(pl.Date),
+            "strike": pa.Column(pl.Float64, pa.Check.gt(0)),
+            "option_type": pa.Column(pl.String, pa.Check.isin(["C", "P"])),
+            "mid": pa.Column(pl.Float64, pa.Check.ge(0), nullable=True),
+            "years_to_expiry": pa.Column(pl.Float64, nullable=True),
+            "forward": pa.Column(pl.Float64, pa.Check.gt(0), nullable=True),
+            "discount_factor": pa.Column(pl.Float64, pa.Check.in_range(0, 1.5), nullable=True),
+            "iv": _vol(),
+            "delta": pa.Column(pl.Float64, _in_range_or_nan(-1, 1), nullable=True),
+            "gamma": pa.Column(pl.Float64, _in_range_or_nan(0, float("inf")), nullable=True),
+            "vega": pa.Column(pl.Float64, _in_range_or_nan(0, float("inf")), nullable=True),
+        },
+        ["quote_date", "root", "expiration", "strike", "option_type"],
+    ),
+    _derived(
+        "chain_features",
+        {
+            "quote_date": pa.Column(pl.Date),
+            "available_at": pa.Column(TS),
+            "snapshot_kind": pa.Column(pl.String, pa.Check.isin(SNAPSHOT_KINDS)),
+            **{f"atm_iv_{d}d": _vol() for d in (9, 30, 60, 90, 182)},
+            **{f"vix_{d}d": pa.Column(pl.Float64, pa.Check.gt(0), nullable=True) for d in (9, 30, 93, 183)},
+        },
+        ["quote_date"],
+    ),
+    _derived(
+        "market_features",
+        {
+            "date": pa.Column(pl.Date),
+            "available_at": pa.Column(TS),
+            "close": pa.Column(pl.Float64, pa.Check.gt(0)),
+            "rsi_14": pa.Column(pl.Float64, pa.Check.in_range(0, 100), nullable=True),
+            "in_event_window": pa.Column(pl.Boolean, nullable=True),
+        },
+        ["date", "available_at"],
+    ),
+    _derived(
+        "regimes",
+        {
+            "date": pa.Column(pl.Date),
+            "available_at": pa.Column(TS),
+            "vol_regime": pa.Column(pl.String, pa.Check.isin(["calm", "normal", "elevated", "stressed", "unknown"])),
+            "term_regime": pa.Column(pl.String, pa.Check.isin(["contango", "flat", "backwardation", "unknown"])),
+            "regime": pa.Column(pl.String),
+            "regime_changed": pa.Column(pl.Boolean),
+        },
+        ["date", "available_at"],
+    ),
+    _derived(
+        "feature_registry",
+        {
+            "name": pa.Column(pl.String),
+            "table_name": pa.Column(pl.String),
+            "description": pa.Column(pl.String),
+            "units": pa.Column(pl.String),
+            "code_version": pa.Column(pl.String),
+        },
+        ["table_name", "name"],
+    ),
+    _derived(
+        "condor_decisions",
+        {"date": pa.Column(pl.Date), "action": pa.Column(pl.String, pa.Check.isin(["enter", "skip"])), "reason": pa.Column(pl.String)},
+        ["date"],
+    ),
+    _derived(
+        "condor_positions",
+        {"position_id": pa.Column(pl.Int64), "date": pa.Column(pl.Date), "pnl": pa.Column(pl.Float64)},
+        ["position_id", "date"],
+    ),
+    _derived(
+        "condor_trades",
+        {"position_id": pa.Column(pl.Int64), "strategy": pa.Column(pl.String), "entry_date": pa.Column(pl.Date)},
+        ["strategy", "position_id"],
+    ),
+    _derived(
+        "hedge_layers",
+        {"date": pa.Column(pl.Date), "layer": pa.Column(pl.String), "on": pa.Column(pl.Boolean), "why": pa.Column(pl.String)},
+        ["date", "layer"],
+    ),
+    _derived(
+        "backtest_daily",
+        {
+            "strategy": pa.Column(pl.String),
+            "date": pa.Column(pl.Date),
+            "pnl": pa.Column(pl.Float64),
+            "equity": pa.Column(pl.Float64),
+            "drawdown": pa.Column(pl.Float64, pa.Check.le(0)),
+        },
+        ["strategy", "date"],
+    ),
+    _derived(
+        "backtest_summary",
+        {"strategy": pa.Column(pl.String), "final_equity": pa.Column(pl.Float64), "parameters": pa.Column(pl.String)},
+        ["strategy"],
+    ),
+]
+
+SCHEMAS.update({s.name: s for s in DERIVED_SCHEMAS})

@@ -6,16 +6,20 @@ materialization fail, and a long write would block the user's queries. So the
 pipeline never writes the DuckDB file while it materializes. Data lives in Parquet
 files, one per partition:
 
-    <root>/data/<table>/<partition>/<kind>.parquet
+    <root>/data/<table>/<partition>/<kind>-<version>.parquet
 
 where ``<partition>`` is ``date=YYYY-MM-DD`` for large per-session tables (the option
-chain and its features) and ``year=YYYY`` for small daily tables, and ``<kind>`` is
-``simulated``, ``vendor`` (rows from a real file) or ``derived`` (computed features).
-Every write goes to a temporary file in the same folder and is then renamed over the
-old one (``os.replace`` is atomic on POSIX), so a reader sees the old partition or the
-new one, never half of one, and a killed write leaves the previous file intact.
-Writers are serialized by an advisory lock on ``<root>/.write.lock``; readers take no
-lock at all.
+chain and its features) and ``year=YYYY`` for small daily tables, ``<kind>`` is
+``simulated``, ``vendor`` (rows from a real file) or ``derived`` (computed features), and
+``<version>`` is the write time in nanoseconds. A file name is never reused: a rewrite
+adds a new version (written to a temporary name, then renamed: a reader never sees half
+a file) and readers take the newest version of each partition. Rewriting a file in place
+is not enough: DuckDB opens a Parquet file more than once during a scan (one handle per
+thread), and was measured mixing two versions of a replaced file in one query.
+Superseded versions are deleted once they have been superseded for
+``VERSION_GRACE_SECONDS``, so a query that listed them just before still finds them. A
+killed write leaves the previous version intact. Writers are serialized by an advisory
+lock on ``<root>/.write.lock``; readers take no lock at all.
 
 ``<root>/volsignals.duckdb`` holds only *views* over those files (and the SQL macros of
 ``warehouse/*.sql``). The views read the Parquet glob at query time, so they show new
@@ -31,6 +35,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -114,6 +119,12 @@ def _partition_name(layout: TableLayout, d: date) -> str:
 GRAINS = ("date", "year", "source", "all")
 
 
+#: How long a superseded file version stays readable for queries that listed it.
+VERSION_GRACE_SECONDS = 600
+#: SQL views show a new version once it is this old (see ``Warehouse.view_sql``).
+VISIBILITY_DELAY_SECONDS = 2.0
+
+
 def _atomic_write(frame: pl.DataFrame, path: Path) -> None:
     """Write ``frame`` to ``path`` so that readers only ever see a whole file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,6 +133,34 @@ def _atomic_write(frame: pl.DataFrame, path: Path) -> None:
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def _version(path: Path) -> int:
+    return int(path.stem.rsplit("-", 1)[1])
+
+
+def _versions(directory: Path, kind: str) -> list[Path]:
+    """The stored versions of one kind in one partition folder, oldest first."""
+    return sorted(directory.glob(f"{kind}-*.parquet"), key=_version) if directory.is_dir() else []
+
+
+def latest_version(directory: Path, kind: str) -> Path | None:
+    versions = _versions(directory, kind)
+    return versions[-1] if versions else None
+
+
+def _publish(frame: pl.DataFrame, directory: Path, kind: str) -> Path:
+    """Store ``frame`` as the newest version of ``kind`` in ``directory``; prune old ones."""
+    previous = _versions(directory, kind)
+    version = max(time.time_ns(), _version(previous[-1]) + 1 if previous else 0)
+    path = directory / f"{kind}-{version}.parquet"
+    _atomic_write(frame, path)
+    # a version may go once the one that superseded it is older than the grace period
+    cutoff = time.time_ns() - VERSION_GRACE_SECONDS * 1_000_000_000
+    for old, successor in zip(previous, [*previous[1:], path]):
+        if _version(successor) < cutoff:
+            old.unlink(missing_ok=True)
+    return path
 
 
 class Warehouse:
@@ -197,10 +236,11 @@ class Warehouse:
         with self.write_lock():
             self.ensure_schema_file(table, frame)
             for part, part_dates in by_partition.items():
-                path = self.table_dir(table) / part / f"{kind}.parquet"
+                directory = self.table_dir(table) / part
+                current = latest_version(directory, kind)
                 new_rows = frame.filter(pl.col(col).is_in(part_dates))
-                if layout.grain == "year" and path.exists():
-                    old = pl.read_parquet(path)
+                if layout.grain == "year" and current is not None:
+                    old = pl.read_parquet(current)
                     if mode == "upsert":
                         keys = list(layout.schema.unique) if layout.schema is not None and layout.schema.unique else [col]
                         old = old.join(new_rows.select(keys), on=keys, how="anti")
@@ -208,7 +248,7 @@ class Warehouse:
                         old = old.filter(~pl.col(col).is_in(part_dates))
                     new_rows = pl.concat([old, new_rows], how="vertical_relaxed")
                 new_rows = new_rows.sort(col, maintain_order=True)
-                _atomic_write(new_rows, path)
+                _publish(new_rows, directory, kind)
                 written[part] = new_rows.height
         return written
 
@@ -221,17 +261,18 @@ class Warehouse:
             frame = layout.schema.validate(frame)
         with self.write_lock():
             self.ensure_schema_file(table, frame)
-            _atomic_write(frame, self.table_dir(table) / "all" / "derived.parquet")
+            _publish(frame, self.table_dir(table) / "all", "derived")
         return frame.height
 
     def append(self, table: str, rows: pl.DataFrame) -> None:
         """Append rows to a small whole-table log (read, extend, replace atomically)."""
-        path = self.table_dir(table) / "all" / "derived.parquet"
+        directory = self.table_dir(table) / "all"
         with self.write_lock():
             self.ensure_schema_file(table, rows)
-            if path.exists():
-                rows = pl.concat([pl.read_parquet(path), rows], how="vertical_relaxed")
-            _atomic_write(rows, path)
+            current = latest_version(directory, "derived")
+            if current is not None:
+                rows = pl.concat([pl.read_parquet(current), rows], how="vertical_relaxed")
+            _publish(rows, directory, "derived")
 
     def write_quarantine(self, source_name: str, frame: pl.DataFrame, dates: Sequence[date]) -> None:
         """Replace the quarantined rows recorded for one source on ``dates``.
@@ -242,20 +283,29 @@ class Warehouse:
         layout = TABLES["quarantine"]
         frame = layout.schema.validate(frame)  # type: ignore[union-attr]
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in source_name)
-        path = self.table_dir("quarantine") / f"source={safe}" / "rows.parquet"
-        if frame.is_empty() and not path.exists():
-            return
+        directory = self.table_dir("quarantine") / f"source={safe}"
         with self.write_lock():
+            current = latest_version(directory, "derived")
+            if frame.is_empty() and current is None:
+                return
             self.ensure_schema_file("quarantine")
-            if path.exists():
-                old = pl.read_parquet(path).filter(~pl.col("quote_date").is_in(list(dates)))
+            if current is not None:
+                old = pl.read_parquet(current).filter(~pl.col("quote_date").is_in(list(dates)))
                 frame = pl.concat([old, frame], how="vertical_relaxed")
-            _atomic_write(frame, path)
+            _publish(frame, directory, "derived")
 
     # ------------------------------------------------------------------ reading
     def files(self, table: str) -> list[Path]:
+        """The newest version of every (partition, kind) file of ``table``."""
         base = self.table_dir(table)
-        return sorted(p for p in base.glob("*/*.parquet") if p.parent.name != "_schema") if base.exists() else []
+        if not base.exists():
+            return []
+        newest: dict[tuple[Path, str], Path] = {}
+        for p in base.glob("*/*-*.parquet"):
+            key = (p.parent, p.stem.rsplit("-", 1)[0])
+            if key not in newest or _version(p) > _version(newest[key]):
+                newest[key] = p
+        return sorted(newest.values())
 
     def read(
         self,
@@ -291,7 +341,7 @@ class Warehouse:
             else:  # a derived table nothing has written yet
                 frame = pl.DataFrame(schema={c: pl.Null for c in columns or []})
             return frame.select(columns) if columns else frame
-        frames = [pl.scan_parquet(p).with_columns(pl.lit(p.stem).alias("_kind")) for p in paths]
+        frames = [pl.scan_parquet(p).with_columns(pl.lit(p.stem.rsplit("-", 1)[0]).alias("_kind")) for p in paths]
         lf = pl.concat(frames, how="diagonal_relaxed")
         if start is not None:
             lf = lf.filter(pl.col(col) >= start)
@@ -324,19 +374,39 @@ class Warehouse:
         return self.root / DB_FILE
 
     def view_sql(self, table: str) -> str:
-        """``CREATE VIEW`` text for one table (vendor rows win over simulated ones)."""
+        """``CREATE VIEW`` text for one table: newest file versions only, vendor rows winning.
+
+        The newest version of each (partition, kind) is chosen from a ``glob()`` listing at
+        query time; files that do not carry a version (the zero-row schema file) are kept.
+        """
         layout = TABLES[table]
         glob = (self.table_dir(table) / "*" / "*.parquet").as_posix().replace("'", "''")
         col = layout.date_column
-        scan = f"read_parquet('{glob}', union_by_name = true, filename = true)"
+        # The scan and this listing are two listings of the folder, taken at slightly
+        # different instants; a version younger than VISIBILITY_DELAY_SECONDS may be in one
+        # and not the other, so the newest *settled* version is chosen (both listings hold
+        # it: versions are deleted only long after they are superseded). A brand-new
+        # partition shows up VISIBILITY_DELAY_SECONDS after its first write.
+        settled = f"epoch_ns(get_current_timestamp()) - {int(VISIBILITY_DELAY_SECONDS * 1e9)}"
+        newest = (
+            "SELECT file FROM ("
+            r"SELECT file, regexp_extract(file, '^(.*)-[0-9]+\.parquet$', 1) AS series, "
+            r"TRY_CAST(regexp_extract(file, '-([0-9]+)\.parquet$', 1) AS BIGINT) AS version "
+            f"FROM glob('{glob}')) QUALIFY row_number() OVER (PARTITION BY series "
+            f"ORDER BY (version IS NULL OR version <= {settled}) DESC, version DESC NULLS LAST) = 1"
+        )
+        scan = (
+            f"SELECT * FROM read_parquet('{glob}', union_by_name = true, filename = true) "
+            f"WHERE filename IN (SELECT file FROM newest)"
+        )
         if layout.grain == "source":
-            body = f"SELECT * EXCLUDE (filename) FROM {scan}"
+            body = f"WITH newest AS ({newest}), f AS ({scan}) SELECT * EXCLUDE (filename) FROM f"
         else:
             body = (
-                f"WITH f AS (SELECT * FROM {scan}), "
-                f"v AS (SELECT DISTINCT {col} FROM f WHERE filename LIKE '%/vendor.parquet') "
+                f"WITH newest AS ({newest}), f AS ({scan}), "
+                f"v AS (SELECT DISTINCT {col} FROM f WHERE filename LIKE '%/vendor-%') "
                 f"SELECT * EXCLUDE (filename) FROM f "
-                f"WHERE NOT (filename LIKE '%/simulated.parquet' AND {col} IN (SELECT {col} FROM v))"
+                f"WHERE NOT (filename LIKE '%/simulated-%' AND {col} IN (SELECT {col} FROM v))"
             )
         return f"CREATE OR REPLACE VIEW {table} AS {body}"
 

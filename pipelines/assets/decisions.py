@@ -20,6 +20,7 @@ import polars as pl  # noqa: E402
 
 from features.backtest import run_backtest  # noqa: E402
 from features.term_structure import listed_vx_expirations, model_vx_futures  # noqa: E402
+from pipelines.checks import contract_check, contract_check_result  # noqa: E402
 from pipelines.metadata import png_markdown, table_metadata  # noqa: E402
 from pipelines.resources import StrategyResource, WarehouseResource  # noqa: E402
 
@@ -117,6 +118,7 @@ def hedge_chart(hedges: pl.DataFrame):
             ("backtest_summary", "CAGR, vol, Sharpe, Sortino, max drawdown, Calmar, VaR/CVaR, IRR, win rate, holding days, and the parameters used. One row per strategy."),
         ]
     ],
+    check_specs=[contract_check(t) for t in TABLES],
     can_subset=False,
 )
 def strategy_backtest(context: dg.AssetExecutionContext, warehouse: WarehouseResource, strategy: StrategyResource):
@@ -167,3 +169,5 @@ def strategy_backtest(context: dg.AssetExecutionContext, warehouse: WarehouseRes
             | ({"parameters": dg.MetadataValue.json(config.to_dict())} if table == "backtest_summary" else {})
             | (headline if table == "backtest_summary" else {}),
         )
+    for table in TABLES:
+        yield contract_check_result(store, table)

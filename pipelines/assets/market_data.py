@@ -14,43 +14,18 @@ import polars as pl
 
 from features.simulate import DailyMarket, simulate_chain, simulate_daily
 from pipelines.calendar import LAST_CALENDAR_DAY, sessions_between
+from pipelines.checks import contract_check, contract_check_result
 from pipelines.events_calendar import events_between
 from pipelines.ingest import store_rows
 from pipelines.metadata import table_metadata
 from pipelines.partitions import FIRST_PARTITION, backfill_in_batches, partition_dates, trading_days
 from pipelines.resources import MarketSimulatorResource, WarehouseResource
-from pipelines.schemas import SCHEMAS
 
 GROUP = "market_data"
 OWNERS = ["team:data-platform"]
 DAILY_TABLES = ["spx_daily", "vix_term_structure", "vx_futures", "breadth_daily"]
 CALENDAR_START = date(1990, 1, 2)
 CHAIN_BATCH = 21
-
-
-def _schema_check(table: str) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(
-        "matches_contract",
-        asset=table,
-        blocking=True,
-        description=f"Stored rows re-read from the warehouse validate against the `{table}` pandera schema.",
-    )
-
-
-def _validate_stored(store, table: str, dates: list[date]) -> dg.AssetCheckResult:
-    stored = store.read(table, dates[0], dates[-1])
-    errors = None
-    try:
-        SCHEMAS[table].validate(stored, lazy=True)
-    except Exception as err:  # pandera SchemaErrors: report, don't crash the step
-        errors = str(err)[:2000]
-    return dg.AssetCheckResult(
-        asset_key=table,
-        check_name="matches_contract",
-        passed=errors is None,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"rows_checked": stored.height, **({"errors": errors} if errors else {})},
-    )
 
 
 def simulated_daily_market(last_day: date, simulator: MarketSimulatorResource) -> DailyMarket:
@@ -63,7 +38,7 @@ def simulated_daily_market(last_day: date, simulator: MarketSimulatorResource) -
     group_name=GROUP,
     owners=OWNERS,
     kinds={"parquet", "duckdb"},
-    check_specs=[_schema_check("events")],
+    check_specs=[contract_check("events")],
     description=(
         "FOMC decision days and CPI/PPI release dates, 1990–2035: published dates shipped "
         "as data, and the documented rule (features/events.py) where none is published. "
@@ -78,7 +53,7 @@ def events(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     report = store_rows(store, "events", frame, "derived", days, source="calendar")
     context.log.info(str(report))
     yield dg.MaterializeResult(metadata=table_metadata(frame, "events", rows_quarantined=report.rows_quarantined))
-    yield _validate_stored(store, "events", [CALENDAR_START, LAST_CALENDAR_DAY])
+    yield contract_check_result(store, "events")
 
 
 @dg.multi_asset(
@@ -98,7 +73,7 @@ def events(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
             ("breadth_daily", "NYSE advancing/declining/unchanged issues. One row per session."),
         ]
     ],
-    check_specs=[_schema_check(t) for t in DAILY_TABLES],
+    check_specs=[contract_check(t) for t in DAILY_TABLES],
     backfill_policy=backfill_in_batches,
     can_subset=False,
 )
@@ -118,7 +93,7 @@ def daily_market(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             metadata=table_metadata(frame, table, rows_quarantined=report.rows_quarantined, source=source),
         )
     for table in DAILY_TABLES:
-        yield _validate_stored(store, table, dates)
+        yield contract_check_result(store, table, dates[0], dates[-1])
 
 
 @dg.asset(
@@ -128,7 +103,7 @@ def daily_market(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     partitions_def=trading_days,
     backfill_policy=backfill_in_batches,
     deps=["spx_daily"],
-    check_specs=[_schema_check("spx_options")],
+    check_specs=[contract_check("spx_options")],
     description=(
         "The SPX option chain at each session's close: SPX AM-settled monthlies and SPXW "
         "PM-settled dailies/weeklies/quarterlies. One row per contract per session."
@@ -161,4 +136,4 @@ def spx_options(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
         )
         | {"dagster/row_count": stored}
     )
-    yield _validate_stored(store, "spx_options", [dates[-1]])
+    yield contract_check_result(store, "spx_options", dates[-1], dates[-1])

@@ -18,6 +18,7 @@ from features.market_features import market_features as compute_market_features
 from features.point_in_time import MARKET_FEATURE_DOCS, feature_registry_rows, latest_revisions, merge_revisions
 from pipelines.calendar import NY
 from features.regimes import market_regimes
+from pipelines.checks import contract_check, contract_check_result
 from pipelines.metadata import table_metadata
 from pipelines.partitions import backfill_in_batches, partition_dates, trading_days
 from pipelines.resources import WarehouseResource
@@ -67,6 +68,7 @@ def _history(store, last_day) -> pl.DataFrame:
     backfill_policy=backfill_in_batches,
     deps=["spx_daily", "breadth_daily", "vix_term_structure", "vx_futures", "events", "chain_features"],
     code_version=CODE_VERSION,
+    check_specs=[contract_check("market_features")],
     description=(
         "Daily market features: RSI(14), MACD(12,26,9) (TA-Lib definitions), Advance–Decline "
         "line, McClellan oscillator/summation, realized vol (close-to-close, Parkinson, "
@@ -75,14 +77,16 @@ def _history(store, last_day) -> pl.DataFrame:
         "One row per session."
     ),
 )
-def market_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def market_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     store = warehouse.store()
     dates = partition_dates(context)
     frame = _history(store, dates[-1]).filter(pl.col("date").is_in(dates))
     stored = _store_revisions(store, "market_features", frame, dates)
-    return dg.MaterializeResult(
-        metadata=table_metadata(frame, "market_features", _docs(frame)) | {"revisions_stored": stored.height}
+    yield dg.MaterializeResult(
+        metadata=table_metadata(frame, "market_features", _docs(frame))
+        | {"revisions_stored": stored.height, "registry": registry_markdown(frame, "market_features")}
     )
+    yield contract_check_result(store, "market_features", dates[0], dates[-1])
 
 
 @dg.asset(
@@ -93,13 +97,14 @@ def market_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     backfill_policy=backfill_in_batches,
     deps=["market_features"],
     code_version=CODE_VERSION,
+    check_specs=[contract_check("regimes")],
     description=(
         "Regime labels per session: a rule-based classifier (volatility level × term structure, "
         "plus trend) with hysteresis, and filtered HMM probabilities refit on a fixed schedule. "
         "Each row carries the inputs and thresholds that produced it. One row per session."
     ),
 )
-def regimes(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def regimes(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     store = warehouse.store()
     dates = partition_dates(context)
     # Regimes are computed from the latest revision of every feature row known now.
@@ -107,10 +112,14 @@ def regimes(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> 
     frame = market_regimes(history).filter(pl.col("date").is_in(dates))
     _store_revisions(store, "regimes", frame, dates)
     shares = frame.group_by("regime").len().sort("len", descending=True)
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata=table_metadata(frame, "regimes", _docs(frame))
-        | {"regime_days": dg.MetadataValue.md("\n".join(f"- {r}: {n}" for r, n in shares.iter_rows()))}
+        | {
+            "regime_days": dg.MetadataValue.md("\n".join(f"- {r}: {n}" for r, n in shares.iter_rows())),
+            "registry": registry_markdown(frame, "regimes"),
+        }
     )
+    yield contract_check_result(store, "regimes", dates[0], dates[-1])
 
 
 FEATURE_TABLES = {
@@ -127,12 +136,13 @@ FEATURE_TABLES = {
     deps=list(FEATURE_TABLES),
     code_version=CODE_VERSION,
     automation_condition=dg.AutomationCondition.eager(),
+    check_specs=[contract_check("feature_registry")],
     description=(
         "The feature registry: every feature's name, table, description, units, source asset, "
         "code version and first/last date. One row per feature."
     ),
 )
-def feature_registry(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def feature_registry(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     store = warehouse.store()
     rows = []
     for table, asset_name in FEATURE_TABLES.items():
@@ -142,11 +152,18 @@ def feature_registry(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         rows.append(feature_registry_rows(frame, table, asset_name, CODE_VERSION, FEATURE_DOCS))
     registry = pl.concat(rows, how="diagonal_relaxed")
     store.write_table("feature_registry", registry)
-    md = "\n".join(
-        f"| {r['name']} | {r['table_name']} | {r['units']} | {r['first_date']} .. {r['last_date']} |"
+    yield dg.MaterializeResult(metadata=table_metadata(registry, "feature_registry") | {"registry": _registry_md(registry)})
+    yield contract_check_result(store, "feature_registry")
+
+
+def _registry_md(registry: pl.DataFrame) -> dg.MetadataValue:
+    rows = "\n".join(
+        f"| {r['name']} | {r['table_name']} | {r['description']} | {r['units']} | {r['first_date']} .. {r['last_date']} |"
         for r in registry.iter_rows(named=True)
     )
-    return dg.MaterializeResult(
-        metadata=table_metadata(registry, "feature_registry")
-        | {"registry": dg.MetadataValue.md("| feature | table | units | dates |\n|---|---|---|---|\n" + md)}
-    )
+    return dg.MetadataValue.md("| feature | table | description | units | dates |\n|---|---|---|---|---|\n" + rows)
+
+
+def registry_markdown(frame: pl.DataFrame, table: str) -> dg.MetadataValue:
+    """This asset's entries of the feature registry, for its page in the UI."""
+    return _registry_md(feature_registry_rows(frame, table, table, CODE_VERSION, FEATURE_DOCS))

@@ -4,14 +4,17 @@
 import dagster as dg
 import polars as pl
 
+from features.chain_features import CHAIN_FEATURE_DOCS
 from features.chain_features import chain_features as compute_chain_features
 from features.option_features import option_features as compute_option_features
+from pipelines.checks import contract_check, contract_check_result
 from pipelines.metadata import table_metadata
 from pipelines.partitions import backfill_in_batches, partition_dates, trading_days
 from pipelines.resources import WarehouseResource
 
 GROUP = "option_analytics"
 OWNERS = ["team:quant-research"]
+CHAIN_DOCS = {c: f"{d} [{u}]" for c, (d, u) in CHAIN_FEATURE_DOCS.items()}
 #: Sessions per pass: bounds memory to about a month of contracts.
 BATCH = 21
 
@@ -28,6 +31,7 @@ def _batches(dates: list) -> list[list]:
     backfill_policy=backfill_in_batches,
     deps=["spx_options"],
     code_version="1",
+    check_specs=[contract_check("option_features")],
     description=(
         "Per contract per session: mid, intrinsic and extrinsic value, time to the exact "
         "settlement (SPX AM 09:30 ET, SPXW PM 16:00 ET), parity-implied forward and discount "
@@ -35,7 +39,7 @@ def _batches(dates: list) -> list[list]:
         "One row per contract per session (features/option_features.py)."
     ),
 )
-def option_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def option_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     store = warehouse.store()
     dates = partition_dates(context)
     rows = iv_missing = 0
@@ -47,10 +51,11 @@ def option_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         rows += features.height
         iv_missing += features["iv"].is_null().sum() + features["iv"].is_nan().sum()
         last = features
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata=table_metadata(last.head(1000), "option_features")
         | {"dagster/row_count": rows, "iv_missing_share": float(iv_missing) / max(rows, 1), "sessions": len(dates)}
     )
+    yield contract_check_result(store, "option_features", dates[-1], dates[-1])
 
 
 @dg.asset(
@@ -61,6 +66,7 @@ def option_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     backfill_policy=backfill_in_batches,
     deps=["option_features", "spx_options"],
     code_version="1",
+    check_specs=[contract_check("chain_features")],
     description=(
         "Per session: ATM implied vol term structure at constant maturities (9–182 days, "
         "interpolated in total variance), 25-delta risk reversal and butterfly, the expected "
@@ -69,7 +75,7 @@ def option_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         "(vix_9d, vix_30d, vix_93d, vix_183d). One row per session."
     ),
 )
-def chain_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def chain_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     store = warehouse.store()
     dates = partition_dates(context)
     frames = []
@@ -80,7 +86,8 @@ def chain_features(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     frame = pl.concat(frames, how="diagonal_relaxed")
     store.write_partitions("chain_features", frame, "derived", dates)
     latest = frame.tail(1).to_dicts()[0] if frame.height else {}
-    return dg.MaterializeResult(
-        metadata=table_metadata(frame, "chain_features")
+    yield dg.MaterializeResult(
+        metadata=table_metadata(frame, "chain_features", CHAIN_DOCS)
         | {k: float(latest[k]) for k in ("vix_30d", "atm_iv_30d") if latest.get(k) is not None}
     )
+    yield contract_check_result(store, "chain_features", dates[0], dates[-1])

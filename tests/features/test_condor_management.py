@@ -231,3 +231,13 @@ def test_a_book_with_no_entries_has_no_trades_and_keeps_the_trade_columns():
     daily, trades = manage_positions(decisions, chain, spx, cfg)
     assert daily.is_empty() and trades.is_empty()
     assert {"lp_strike", "sp_strike", "sc_strike", "lc_strike", "pnl"} <= set(trades.columns)
+
+
+def test_a_leg_whose_implied_vol_cannot_be_solved_keeps_the_book_greeks_finite():
+    d1 = D0 + timedelta(days=1)
+    later = _day(d1, {3850.0: 6.0, 3900.0: 10.0, 4100.0: 8.0, 4150.0: 4.0})
+    for row in later:
+        if row["strike"] == 3850.0:  # a price below intrinsic: no vol fits, iv and greeks NaN
+            row.update(iv=float("nan"), delta=float("nan"), gamma=float("nan"), vega=float("nan"), theta=float("nan"))
+    daily, _ = _run([later])
+    assert daily.filter(pl.col("date") == d1)["net_vega"].is_finite().all()
