@@ -53,7 +53,6 @@ def synthetic_market(n_days: int = 1260, seed: int = 7) -> dict[str, pl.DataFram
         if crisis < i <= crisis + 5:
             jump = -0.03
         s[i] = s[i - 1] * np.exp(-0.5 * vi * dt + np.sqrt(vi * dt) * z1[i] + jump)
-    sig = np.sqrt(v)
     # term structure of implied vol (Heston expected average variance) with a 10 % premium
     def atm_vol(tau: np.ndarray, vv: np.ndarray) -> np.ndarray:
         w = (1 - np.exp(-kappa * tau)) / (kappa * tau)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from datetime import date, datetime, timedelta
@@ -56,7 +55,6 @@ def test_definitions_validate_with_the_dagster_cli():
 def test_every_raw_table_is_populated_for_every_session(materialized):
     sessions = sessions_between(START, END)
     for table in RAW_TABLES[:-1]:
-        col = TABLES[table].date_column
         assert materialized.dates(table) == sessions, table
 
 

@@ -18,9 +18,10 @@ from features.market_features import market_features as compute_market_features
 from features.point_in_time import MARKET_FEATURE_DOCS, feature_registry_rows, latest_revisions, merge_revisions
 from pipelines.calendar import NY
 from features.regimes import market_regimes
+from pipelines.assets.common import KINDS, daily_table_asset
 from pipelines.checks import contract_check, contract_check_result
 from pipelines.metadata import table_metadata
-from pipelines.partitions import backfill_in_batches, partition_dates, trading_days
+from pipelines.partitions import partition_dates
 from pipelines.resources import WarehouseResource
 
 GROUP = "market_features"
@@ -60,15 +61,12 @@ def _history(store, last_day) -> pl.DataFrame:
     )
 
 
-@dg.asset(
-    group_name=GROUP,
+@daily_table_asset(
+    "market_features",
+    group=GROUP,
     owners=OWNERS,
-    kinds={"parquet", "duckdb", "polars"},
-    partitions_def=trading_days,
-    backfill_policy=backfill_in_batches,
     deps=["spx_daily", "breadth_daily", "vix_term_structure", "vx_futures", "events", "chain_features"],
     code_version=CODE_VERSION,
-    check_specs=[contract_check("market_features")],
     description=(
         "Daily market features: RSI(14), MACD(12,26,9) (TA-Lib definitions), Advance–Decline "
         "line, McClellan oscillator/summation, realized vol (close-to-close, Parkinson, "
@@ -89,15 +87,12 @@ def market_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     yield contract_check_result(store, "market_features", dates[0], dates[-1])
 
 
-@dg.asset(
-    group_name=GROUP,
+@daily_table_asset(
+    "regimes",
+    group=GROUP,
     owners=OWNERS,
-    kinds={"parquet", "duckdb", "polars"},
-    partitions_def=trading_days,
-    backfill_policy=backfill_in_batches,
     deps=["market_features"],
     code_version=CODE_VERSION,
-    check_specs=[contract_check("regimes")],
     description=(
         "Regime labels per session: a rule-based classifier (volatility level × term structure, "
         "plus trend) with hysteresis, and filtered HMM probabilities refit on a fixed schedule. "
@@ -132,7 +127,7 @@ FEATURE_TABLES = {
 @dg.asset(
     group_name=GROUP,
     owners=OWNERS,
-    kinds={"parquet", "duckdb"},
+    kinds=KINDS,
     deps=list(FEATURE_TABLES),
     code_version=CODE_VERSION,
     automation_condition=dg.AutomationCondition.eager(),

@@ -7,9 +7,10 @@ import polars as pl
 from features.chain_features import CHAIN_FEATURE_DOCS
 from features.chain_features import chain_features as compute_chain_features
 from features.option_features import option_features as compute_option_features
-from pipelines.checks import contract_check, contract_check_result
+from pipelines.assets.common import daily_table_asset
+from pipelines.checks import contract_check_result
 from pipelines.metadata import table_metadata
-from pipelines.partitions import backfill_in_batches, partition_dates, trading_days
+from pipelines.partitions import partition_dates
 from pipelines.resources import WarehouseResource
 
 GROUP = "option_analytics"
@@ -23,15 +24,11 @@ def _batches(dates: list) -> list[list]:
     return [dates[i : i + BATCH] for i in range(0, len(dates), BATCH)]
 
 
-@dg.asset(
-    group_name=GROUP,
+@daily_table_asset(
+    "option_features",
+    group=GROUP,
     owners=OWNERS,
-    kinds={"parquet", "duckdb", "polars"},
-    partitions_def=trading_days,
-    backfill_policy=backfill_in_batches,
     deps=["spx_options"],
-    code_version="1",
-    check_specs=[contract_check("option_features")],
     description=(
         "Per contract per session: mid, intrinsic and extrinsic value, time to the exact "
         "settlement (SPX AM 09:30 ET, SPXW PM 16:00 ET), parity-implied forward and discount "
@@ -58,15 +55,11 @@ def option_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     yield contract_check_result(store, "option_features", dates[-1], dates[-1])
 
 
-@dg.asset(
-    group_name=GROUP,
+@daily_table_asset(
+    "chain_features",
+    group=GROUP,
     owners=OWNERS,
-    kinds={"parquet", "duckdb", "polars"},
-    partitions_def=trading_days,
-    backfill_policy=backfill_in_batches,
     deps=["option_features", "spx_options"],
-    code_version="1",
-    check_specs=[contract_check("chain_features")],
     description=(
         "Per session: ATM implied vol term structure at constant maturities (9–182 days, "
         "interpolated in total variance), 25-delta risk reversal and butterfly, the expected "
