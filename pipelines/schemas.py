@@ -215,7 +215,9 @@ DERIVED_SCHEMAS = [
             "forward": pa.Column(pl.Float64, pa.Check.gt(0), nullable=True),
             "discount_factor": pa.Column(pl.Float64, pa.Check.in_range(0, 1.5), nullable=True),
             "iv": _vol(),
-            "delta": pa.Column(pl.Float64, _in_range_or_nan(-1, 1), nullable=True),
+            # forward delta is +-D N(.), and the parity-implied discount factor D can exceed 1
+            # when the implied rate is negative, so |delta| may pass 1 by a hair
+            "delta": pa.Column(pl.Float64, _in_range_or_nan(-1.5, 1.5), nullable=True),
             "gamma": pa.Column(pl.Float64, _in_range_or_nan(0, float("inf")), nullable=True),
             "vega": pa.Column(pl.Float64, _in_range_or_nan(0, float("inf")), nullable=True),
         },
