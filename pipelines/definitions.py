@@ -26,7 +26,7 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 from pipelines.assets import decisions, market_data, market_features, option_analytics
 from pipelines.partitions import trading_days
 from pipelines.resources import MarketSimulatorResource, StrategyResource, WarehouseResource
-from pipelines.schedules import after_close_schedule
+from pipelines.schedules import after_close_schedule, decisions_schedule
 from pipelines.sensors import landing_sensor
 
 ASSET_MODULES = [market_data, option_analytics, market_features, decisions]
@@ -47,6 +47,13 @@ daily_pipeline = dg.define_asset_job(
     description="Every daily-partitioned asset, for the sessions of the run.",
 )
 
+#: The whole-history assets downstream of the daily ones (run after the daily job).
+whole_history = dg.define_asset_job(
+    "whole_history",
+    selection=dg.AssetSelection.assets("feature_registry", *decisions.TABLES),
+    description="The feature registry, decisions and backtest, recomputed over everything stored.",
+)
+
 #: What a landed vendor file can change: the derived daily assets of its sessions.
 after_landing = dg.define_asset_job(
     "after_landing",
@@ -57,8 +64,8 @@ after_landing = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=all_assets,
-    jobs=[daily_pipeline, after_landing],
-    schedules=[after_close_schedule(daily_pipeline)],
+    jobs=[daily_pipeline, whole_history, after_landing],
+    schedules=[after_close_schedule(daily_pipeline), decisions_schedule(whole_history)],
     sensors=[landing_sensor(after_landing)],
     resources={
         "warehouse": WarehouseResource(),

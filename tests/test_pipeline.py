@@ -151,3 +151,14 @@ def test_decisions_read_features_only_as_known_at_their_session(materialized, tm
     _revise_regime(store, day, datetime(day.year, day.month, day.day, 16, 30, tzinfo=NY))
     after_early_revision = _rerun_decisions(copy).filter(pl.col("date") == day)
     assert after_early_revision["action"].to_list() == ["skip"]
+
+
+def test_the_decisions_schedule_runs_after_the_daily_job_on_sessions_only():
+    from pipelines.definitions import defs
+
+    schedule = defs.resolve_schedule_def("after_us_close_decisions")
+    repo = defs.get_repository_def()
+    with dg.build_schedule_context(scheduled_execution_time=datetime(2024, 7, 3, 19, 0, tzinfo=NY), repository_def=repo) as ctx:
+        assert len(schedule.evaluate_tick(ctx).run_requests) == 1
+    with dg.build_schedule_context(scheduled_execution_time=datetime(2024, 7, 4, 19, 0, tzinfo=NY), repository_def=repo) as ctx:
+        assert not schedule.evaluate_tick(ctx).run_requests
