@@ -7,49 +7,49 @@ import dagster as dg
 from pipelines.calendar import NY, is_session
 
 
-def _session_of(context: dg.ScheduleEvaluationContext):
-    return (context.scheduled_execution_time or datetime.now(NY)).astimezone(NY).date()
-
-
-def after_close_schedule(job) -> dg.ScheduleDefinition:
-    """18:00 New York time on weekdays; sessions only (holidays are skipped, not run)."""
+def _session_schedule(name: str, cron: str, job, description: str, partitioned: bool) -> dg.ScheduleDefinition:
+    """A weekday New York schedule that runs on NYSE sessions only (holidays are skipped)."""
 
     @dg.schedule(
-        name="after_us_close",
-        cron_schedule="0 18 * * 1-5",
+        name=name,
+        cron_schedule=cron,
         execution_timezone="America/New_York",
         job=job,
-        description="Materializes the day's partition of every daily asset at 18:00 ET on NYSE sessions.",
+        description=description,
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
     def _schedule(context: dg.ScheduleEvaluationContext):
-        day = _session_of(context)
+        day = (context.scheduled_execution_time or datetime.now(NY)).astimezone(NY).date()
         if not is_session(day):
             return dg.SkipReason(f"{day} is not an NYSE session")
-        return dg.RunRequest(run_key=day.isoformat(), partition_key=day.isoformat())
+        if partitioned:
+            return dg.RunRequest(run_key=day.isoformat(), partition_key=day.isoformat())
+        return dg.RunRequest(run_key=f"{name}:{day.isoformat()}")
 
     return _schedule
 
 
+def after_close_schedule(job) -> dg.ScheduleDefinition:
+    """18:00 ET: the session's partition of every daily asset."""
+    return _session_schedule(
+        "after_us_close",
+        "0 18 * * 1-5",
+        job,
+        "Materializes the day's partition of every daily asset at 18:00 ET on NYSE sessions.",
+        partitioned=True,
+    )
+
+
 def decisions_schedule(job) -> dg.ScheduleDefinition:
-    """19:00 New York time on sessions: registry, decisions and backtest over the updated history.
+    """19:00 ET: registry, decisions and backtest over the updated history.
 
     A schedule rather than only an automation condition, so the day's decisions exist even
     where the automation sensor is not running.
     """
-
-    @dg.schedule(
-        name="after_us_close_decisions",
-        cron_schedule="0 19 * * 1-5",
-        execution_timezone="America/New_York",
-        job=job,
-        description="Recomputes the feature registry, the condor/ALVH decisions and the backtest at 19:00 ET on sessions.",
-        default_status=dg.DefaultScheduleStatus.RUNNING,
+    return _session_schedule(
+        "after_us_close_decisions",
+        "0 19 * * 1-5",
+        job,
+        "Recomputes the feature registry, the condor/ALVH decisions and the backtest at 19:00 ET on sessions.",
+        partitioned=False,
     )
-    def _schedule(context: dg.ScheduleEvaluationContext):
-        day = _session_of(context)
-        if not is_session(day):
-            return dg.SkipReason(f"{day} is not an NYSE session")
-        return dg.RunRequest(run_key=f"decisions:{day.isoformat()}")
-
-    return _schedule
