@@ -26,7 +26,15 @@ import re
 import polars as pl
 
 from pipelines import calendar as cal
-from pipelines.readers.options_common import OCC_SYMBOL, check_roots, finish_options, settlement_expr
+from pipelines.readers.options_common import (
+    SYMBOL_FIELDS,
+    check_roots,
+    finish_options,
+    occ_symbol_columns,
+    parse_occ_symbol,
+    settlement_expr,
+    symbol_disagrees,
+)
 from pipelines.readers.result import ReadResult
 from pipelines.readers.snapshot_time import classify_snapshot, parse_snapshot_time
 from pipelines.readers.source import Source
@@ -157,7 +165,7 @@ def _find_date_line(body: str) -> int | None:
 def _side(rows: pl.LazyFrame, p: str, typ: str, side_cols: list[str]) -> pl.LazyFrame:
     """One side (calls or puts) of the wide layout as long canonical rows."""
     c = pl.col
-    sym = c(f"{p}_sym").str.extract_groups(OCC_SYMBOL)
+    sym = parse_occ_symbol(c(f"{p}_sym"))
     has = set(side_cols)
     typed = {
         "expiration": c("exp").str.to_date("%a %b %d %Y", strict=False),
@@ -176,10 +184,7 @@ def _side(rows: pl.LazyFrame, p: str, typ: str, side_cols: list[str]) -> pl.Lazy
     raw_fields = ["exp", f"{p}_sym", *[f"{p}_{k}" for k in side_cols], "strike_s"]
     out = rows.select(
         LINE,
-        sym.struct.field("1").alias("root"),
-        sym.struct.field("2").str.to_date("%y%m%d", strict=False).alias("_sym_exp"),
-        sym.struct.field("3").alias("_sym_type"),
-        (sym.struct.field("4").cast(pl.Int64, strict=False) / 1000.0).alias("_sym_strike"),
+        *occ_symbol_columns(sym),
         *[e.alias(k) for k, e in typed.items()],
         first_failed(
             {f"{p}_sym": sym.struct.field("1").is_null()}
@@ -196,6 +201,5 @@ def _side(rows: pl.LazyFrame, p: str, typ: str, side_cols: list[str]) -> pl.Lazy
         pl.when(c("_iv") != 0).then(c("_iv")).alias("vendor_iv"),
         pl.lit(None, pl.Int64).alias("bid_size"),
         pl.lit(None, pl.Int64).alias("ask_size"),
-        ((c("_sym_exp") != c("expiration")) | (c("_sym_type") != typ)
-         | ((c("_sym_strike") - c("strike")).abs() > 1e-6)).alias("_inconsistent"),
-    ).drop(["_iv", "_sym_exp", "_sym_type", "_sym_strike"])
+        symbol_disagrees(pl.lit(typ)).alias("_inconsistent"),
+    ).drop(["_iv", *SYMBOL_FIELDS])

@@ -18,7 +18,17 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.readers.options_common import OCC_SYMBOL, check_roots, check_sessions, close_times, finish_options, settlement_expr
+from pipelines.readers.options_common import (
+    SYMBOL_FIELDS,
+    check_roots,
+    check_sessions,
+    close_times,
+    finish_options,
+    occ_symbol_columns,
+    parse_occ_symbol,
+    settlement_expr,
+    symbol_disagrees,
+)
 from pipelines.readers.result import ReadResult
 from pipelines.readers.source import Source
 from pipelines.readers.table import LINE, check_header, first_failed, header_fields, integer, num, parse_failed, split_rows
@@ -46,7 +56,7 @@ def read(src: Source, *, allowed_roots: frozenset[str] | None = None) -> ReadRes
     check_header(src, header_fields(src.head[0]), HEADER, 1)
     rows = split_rows(src, 1, HEADER)
     c = pl.col
-    sym = c("optionroot").str.extract_groups(OCC_SYMBOL)
+    sym = parse_occ_symbol(c("optionroot"))
     typ = c("type").str.to_lowercase().replace_strict({"call": "C", "put": "P", "c": "C", "p": "P"}, default=None,
                                                        return_dtype=pl.String)
     typed = {
@@ -66,10 +76,7 @@ def read(src: Source, *, allowed_roots: frozenset[str] | None = None) -> ReadRes
     }
     frame = rows.select(
         LINE,
-        sym.struct.field("1").alias("root"),
-        sym.struct.field("2").str.to_date("%y%m%d", strict=False).alias("_sym_exp"),
-        sym.struct.field("3").alias("_sym_type"),
-        (sym.struct.field("4").cast(pl.Int64, strict=False) / 1000.0).alias("_sym_strike"),
+        *occ_symbol_columns(sym),
         *[e.alias(k) for k, (_, e) in typed.items()],
         first_failed(
             {"optionroot": sym.struct.field("1").is_null()}
@@ -85,8 +92,7 @@ def read(src: Source, *, allowed_roots: frozenset[str] | None = None) -> ReadRes
         pl.lit(None, pl.Int64).alias("ask_size"),
         pl.lit("eod").alias("snapshot_kind"),
         settlement_expr().alias("settlement"),
-        ((c("_sym_exp") != c("expiration")) | (c("_sym_type") != c("option_type"))
-         | ((c("_sym_strike") - c("strike")).abs() > 1e-6)).alias("_inconsistent"),
-    ).drop(["_iv", "_sym_exp", "_sym_type", "_sym_strike"])
+        symbol_disagrees(c("option_type")).alias("_inconsistent"),
+    ).drop(["_iv", *SYMBOL_FIELDS])
     frame = frame.join(close_times(frame), on="quote_date", how="left").sort(LINE)
     return finish_options(src, FORMAT, frame, rows_read=frame.height, has_inconsistent=True)

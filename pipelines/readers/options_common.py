@@ -15,6 +15,34 @@ SETTLEMENT = {"SPX": "AM", "SPXW": "PM", "SPY": "PM", "XSP": "PM"}
 OCC_SYMBOL = r"^([A-Z]{1,6})(\d{6})([CP])(\d{8})$"
 
 
+#: Helper columns parsed from the OCC symbol, dropped once checked against the row.
+SYMBOL_FIELDS = ["_sym_exp", "_sym_type", "_sym_strike"]
+
+
+def parse_occ_symbol(symbol: pl.Expr) -> pl.Expr:
+    """The OCC symbol (``SPXW230523C01200000``) split into its four groups (null if malformed)."""
+    return symbol.str.extract_groups(OCC_SYMBOL)
+
+
+def occ_symbol_columns(sym: pl.Expr) -> list[pl.Expr]:
+    """``root`` and the symbol's expiry, side and strike, from :func:`parse_occ_symbol`."""
+    return [
+        sym.struct.field("1").alias("root"),
+        sym.struct.field("2").str.to_date("%y%m%d", strict=False).alias("_sym_exp"),
+        sym.struct.field("3").alias("_sym_type"),
+        (sym.struct.field("4").cast(pl.Int64, strict=False) / 1000.0).alias("_sym_strike"),
+    ]
+
+
+def symbol_disagrees(option_type: pl.Expr) -> pl.Expr:
+    """True where the OCC symbol's expiry, side or strike disagrees with the row's columns."""
+    return (
+        (pl.col("_sym_exp") != pl.col("expiration"))
+        | (pl.col("_sym_type") != option_type)
+        | ((pl.col("_sym_strike") - pl.col("strike")).abs() > 1e-6)
+    )
+
+
 def check_roots(src: Source, frame: pl.DataFrame, allowed: frozenset[str] | None,
                 column: str | dict[str, str]) -> None:
     """Raise ``unknown_underlying`` when a root outside ``allowed`` appears.
