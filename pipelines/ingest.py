@@ -9,7 +9,6 @@ written.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -17,7 +16,8 @@ from datetime import date
 import pandera.polars as pa
 import polars as pl
 
-from pipelines.schemas import QUARANTINE, conform
+from pipelines.readers.quality import quarantine_rows as reader_quarantine_rows
+from pipelines.schemas import conform
 from pipelines.warehouse import TABLES, Warehouse
 
 
@@ -41,26 +41,16 @@ class StoreReport:
         )
 
 
-def quarantine_rows(
-    rows: pl.DataFrame, table: str, source: str, reasons: pl.Series | str, lines: pl.Series | None = None
-) -> pl.DataFrame:
+def quarantine_rows(rows: pl.DataFrame, table: str, source: str, reasons: pl.Series | str) -> pl.DataFrame:
     """Rows in the ``quarantine`` table's shape: the original row as JSON plus a reason."""
     date_col = TABLES[table].date_column
-    raw = [json.dumps(r, default=str) for r in rows.iter_rows(named=True)]
-    return conform(
-        pl.DataFrame(
-            {
-                "table_name": [table] * rows.height,
-                "quote_date": rows[date_col] if date_col in rows.columns else [None] * rows.height,
-                "source": [source] * rows.height,
-                "line": lines if lines is not None else [None] * rows.height,
-                "reason": reasons if isinstance(reasons, pl.Series) else [reasons] * rows.height,
-                "raw": raw,
-            },
-            strict=False,
-        ),
-        QUARANTINE,
+    framed = rows.select(
+        pl.struct(rows.columns).alias("_raw"),
+        (pl.col(date_col) if date_col in rows.columns else pl.lit(None, pl.Date)).alias("_date"),
+        pl.lit(None, pl.Int64).alias("line"),
+        pl.lit(reasons).cast(pl.String).alias("_reason"),
     )
+    return reader_quarantine_rows(framed, reason_col="_reason", table=table, source=source, date_col="_date")
 
 
 UNIQUENESS_CHECKS = ("field_uniqueness", "multiple_fields_uniqueness")
