@@ -156,7 +156,7 @@ def summary() -> str:
     con = store.connect_readonly()
     try:
         for table, layout in TABLES.items():
-            if not store.files(table) and not (store.table_dir(table) / "_schema").exists():
+            if not store.files(table) and not store.schema_file(table).exists():
                 continue
             n, first, last = con.sql(
                 f"SELECT count(*), min({layout.date_column}), max({layout.date_column}) FROM {table}"

@@ -185,10 +185,14 @@ class Warehouse:
     def table_dir(self, table: str) -> Path:
         return self.data / table
 
+    def schema_file(self, table: str) -> Path:
+        """The zero-row Parquet file that fixes a table's columns for the views."""
+        return self.table_dir(table) / "_schema" / "empty.parquet"
+
     def ensure_schema_file(self, table: str, frame: pl.DataFrame | None = None) -> None:
         """Keep a zero-row Parquet file that fixes the table's columns for the views."""
         layout = TABLES[table]
-        path = self.table_dir(table) / "_schema" / "empty.parquet"
+        path = self.schema_file(table)
         if path.exists():
             return
         if frame is None:
@@ -333,7 +337,7 @@ class Warehouse:
                 and (end is None or int(p.parent.name[5:]) <= end.year)
             ]
         if not paths:
-            schema_file = self.table_dir(table) / "_schema" / "empty.parquet"
+            schema_file = self.schema_file(table)
             if schema_file.exists():
                 frame = pl.read_parquet(schema_file)
             elif layout.schema is not None:
@@ -410,6 +414,14 @@ class Warehouse:
             )
         return f"CREATE OR REPLACE VIEW {table} AS {body}"
 
+    def _define_views(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Create a view for every table that has data or a schema file, and the macros."""
+        for table in TABLES:
+            if self.schema_file(table).exists() or self.files(table):
+                con.execute(self.view_sql(table))
+        for sql_file in sorted(SQL_DIR.glob("*.sql")):
+            con.execute(sql_file.read_text())
+
     def publish_views(self) -> bool:
         """(Re)create the DuckDB views and macros; skip quietly if a user holds the file.
 
@@ -422,11 +434,7 @@ class Warehouse:
         except (duckdb.IOException, duckdb.ConnectionException):
             return False  # a user holds the file: the existing views stay valid
         try:
-            for table in TABLES:
-                if (self.table_dir(table) / "_schema" / "empty.parquet").exists() or self.files(table):
-                    con.execute(self.view_sql(table))
-            for sql_file in sorted(SQL_DIR.glob("*.sql")):
-                con.execute(sql_file.read_text())
+            self._define_views(con)
         finally:
             con.close()
         return True
@@ -434,11 +442,7 @@ class Warehouse:
     def connect_readonly(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB session with the same views (takes no lock on any file)."""
         con = duckdb.connect()
-        for table in TABLES:
-            if (self.table_dir(table) / "_schema" / "empty.parquet").exists() or self.files(table):
-                con.execute(self.view_sql(table))
-        for sql_file in sorted(SQL_DIR.glob("*.sql")):
-            con.execute(sql_file.read_text())
+        self._define_views(con)
         return con
 
     def remove(self) -> None:

@@ -20,6 +20,7 @@ import polars as pl  # noqa: E402
 
 from features.backtest import run_backtest  # noqa: E402
 from features.term_structure import listed_vx_expirations, model_vx_futures  # noqa: E402
+from pipelines.assets.common import KINDS  # noqa: E402
 from pipelines.checks import contract_check, contract_check_result  # noqa: E402
 from pipelines.metadata import png_markdown, table_metadata  # noqa: E402
 from pipelines.resources import StrategyResource, WarehouseResource  # noqa: E402
@@ -33,7 +34,16 @@ OPTION_COLUMNS = [
     "underlying_price", "forward", "discount_factor", "years_to_expiry", "days_to_expiry", "iv",
     "delta", "gamma", "vega", "theta", "snapshot_kind",
 ]
-TABLES = ["condor_decisions", "condor_positions", "condor_trades", "hedge_layers", "backtest_daily", "backtest_summary"]
+#: The tables this stage writes, with what one row of each is.
+DESCRIPTIONS = {
+    "condor_decisions": "Enter or skip an SPX iron condor, legs, credits, breakevens, POP, EV, size and the reason in words. One row per session.",
+    "condor_positions": "Each open condor marked at mid, with its exit signals. One row per position per session.",
+    "condor_trades": "Every condor trade: entry, exit, reason, cash flows, P&L. One row per trade per strategy.",
+    "hedge_layers": "Adaptive Layered VIX Hedge: base, flattening/event and second-engine layers, why each is on, instrument, price, size. One row per session per layer.",
+    "backtest_daily": "Daily P&L (condor, each hedge layer, interest), equity, drawdown and greek attribution. One row per strategy per session.",
+    "backtest_summary": "CAGR, vol, Sharpe, Sortino, max drawdown, Calmar, VaR/CVaR, IRR, win rate, holding days, and the parameters used. One row per strategy.",
+}
+TABLES = list(DESCRIPTIONS)
 
 
 def point_in_time_features(store) -> pl.DataFrame:
@@ -104,19 +114,12 @@ def hedge_chart(hedges: pl.DataFrame):
             name,
             group_name=GROUP,
             owners=OWNERS,
-            kinds={"parquet", "duckdb", "polars"},
+            kinds=KINDS,
             deps=["option_features", "market_features", "regimes", "spx_daily", "vx_futures"],
             automation_condition=dg.AutomationCondition.eager(),
             description=desc,
         )
-        for name, desc in [
-            ("condor_decisions", "Enter or skip an SPX iron condor, legs, credits, breakevens, POP, EV, size and the reason in words. One row per session."),
-            ("condor_positions", "Each open condor marked at mid, with its exit signals. One row per position per session."),
-            ("condor_trades", "Every condor trade: entry, exit, reason, cash flows, P&L. One row per trade per strategy."),
-            ("hedge_layers", "Adaptive Layered VIX Hedge: base, flattening/event and second-engine layers, why each is on, instrument, price, size. One row per session per layer."),
-            ("backtest_daily", "Daily P&L (condor, each hedge layer, interest), equity, drawdown and greek attribution. One row per strategy per session."),
-            ("backtest_summary", "CAGR, vol, Sharpe, Sortino, max drawdown, Calmar, VaR/CVaR, IRR, win rate, holding days, and the parameters used. One row per strategy."),
-        ]
+        for name, desc in DESCRIPTIONS.items()
     ],
     check_specs=[contract_check(t) for t in TABLES],
     can_subset=False,
