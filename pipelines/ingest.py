@@ -17,7 +17,7 @@ import pandera.polars as pa
 import polars as pl
 
 from pipelines.readers.quality import quarantine_rows as reader_quarantine_rows
-from pipelines.schemas import conform
+from pipelines.schemas import conform, unique_keys
 from pipelines.warehouse import TABLES, Warehouse
 
 
@@ -56,12 +56,6 @@ def quarantine_rows(rows: pl.DataFrame, table: str, source: str, reasons: pl.Ser
 UNIQUENESS_CHECKS = ("field_uniqueness", "multiple_fields_uniqueness")
 
 
-def _unique_keys(schema: pa.DataFrameSchema) -> list[str]:
-    if schema.unique:
-        return list(schema.unique)
-    return [name for name, col in schema.columns.items() if col.unique]
-
-
 def split_valid(frame: pl.DataFrame, table: str, source: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split ``frame`` into rows that pass the table's schema and quarantined rows.
 
@@ -97,7 +91,7 @@ def split_valid(frame: pl.DataFrame, table: str, source: str) -> tuple[pl.DataFr
     bad = indexed.join(bad_index, on="index")
     good = indexed.join(bad_index, on="index", how="anti").drop("index")
     rejected = [quarantine_rows(bad.drop("index", "reason"), table, source, bad["reason"])]
-    keys = _unique_keys(schema)
+    keys = unique_keys(schema)
     if keys:
         dup = good.select(pl.struct(keys).is_first_distinct().not_()).to_series()
         rejected.append(quarantine_rows(good.filter(dup), table, source, "duplicate_key"))

@@ -165,6 +165,13 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
 }
 
 
+def unique_keys(schema: pa.DataFrameSchema) -> list[str]:
+    """The columns that identify a row: the schema's ``unique`` set, or its unique column."""
+    if schema.unique:
+        return list(schema.unique)
+    return [name for name, col in schema.columns.items() if col.unique]
+
+
 def empty_frame(schema: pa.DataFrameSchema) -> pl.DataFrame:
     """An empty frame with exactly the schema's columns and dtypes."""
     return pl.DataFrame(schema={name: col.dtype.type for name, col in schema.columns.items()})

@@ -46,7 +46,7 @@ import duckdb
 import pandera.polars as pa
 import polars as pl
 
-from pipelines.schemas import SCHEMAS, empty_frame
+from pipelines.schemas import SCHEMAS, empty_frame, unique_keys
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = REPO_ROOT / "warehouse"
@@ -246,7 +246,7 @@ class Warehouse:
                 if layout.grain == "year" and current is not None:
                     old = pl.read_parquet(current)
                     if mode == "upsert":
-                        keys = list(layout.schema.unique) if layout.schema is not None and layout.schema.unique else [col]
+                        keys = (unique_keys(layout.schema) if layout.schema is not None else None) or [col]
                         old = old.join(new_rows.select(keys), on=keys, how="anti")
                     else:
                         old = old.filter(~pl.col(col).is_in(part_dates))
