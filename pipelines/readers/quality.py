@@ -38,11 +38,10 @@ File score for options (:func:`option_quality`)
 
 from __future__ import annotations
 
-
-
 import polars as pl
 
 from pipelines.calendar import FIRST_SESSION, LAST_CALENDAR_DAY, all_sessions
+from pipelines.schemas import QUARANTINE
 
 #: Vendor IVs above this (1000 % annualized) are data errors, not deep-wing quotes.
 IV_MAX = 10.0
@@ -56,14 +55,8 @@ STALE_TWO_SIDED_MIN = 0.80
 HIGH_QUARANTINE_SHARE = 0.20
 
 OPTION_KEY = ["quote_date", "root", "expiration", "strike", "option_type"]
-QUARANTINE_COLUMNS = {
-    "table_name": pl.String,
-    "quote_date": pl.Date,
-    "source": pl.String,
-    "line": pl.Int64,
-    "reason": pl.String,
-    "raw": pl.String,
-}
+#: The quarantine table's columns and types, from its contract in ``pipelines/schemas.py``.
+QUARANTINE_COLUMNS = {name: col.dtype.type for name, col in QUARANTINE.columns.items()}
 
 
 def _chain(rules: list[tuple[str, pl.Expr]]) -> pl.Expr:
