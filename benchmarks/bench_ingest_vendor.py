@@ -28,7 +28,7 @@ from pipelines.warehouse import Warehouse  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "cboe_delayed_quotes"
 REPLICAS = 20
-REPEATS = 3
+REPEATS = 5
 PREAMBLE_LINES = 4  # blank, "Last:", "Date:", header
 
 

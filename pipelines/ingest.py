@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-import pandera.polars as pa
 import polars as pl
 
+from pipelines.contracts import INDEX, ContractViolation, repeated_keys, row_failures
 from pipelines.readers.quality import quarantine_rows as reader_quarantine_rows
 from pipelines.schemas import conform, unique_keys
 from pipelines.warehouse import TABLES, Warehouse
@@ -53,9 +53,6 @@ def quarantine_rows(rows: pl.DataFrame, table: str, source: str, reasons: pl.Ser
     return reader_quarantine_rows(framed, reason_col="_reason", table=table, source=source, date_col="_date")
 
 
-UNIQUENESS_CHECKS = ("field_uniqueness", "multiple_fields_uniqueness")
-
-
 def split_valid(frame: pl.DataFrame, table: str, source: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split ``frame`` into rows that pass the table's schema and quarantined rows.
 
@@ -74,26 +71,17 @@ def split_valid(frame: pl.DataFrame, table: str, source: str) -> tuple[pl.DataFr
         frame = conform(frame, schema)
     except pl.exceptions.PolarsError as err:
         raise IngestError(f"{table}: columns cannot be cast to the contract's types: {err}") from err
-    bad_index = pl.DataFrame(schema={"index": pl.UInt32, "reason": pl.String})
     try:
-        schema.validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as err:
-        cases = err.failure_cases.filter(~pl.col("check").is_in(UNIQUENESS_CHECKS))
-        frame_level = cases.filter(pl.col("index").is_null())
-        if frame_level.height:
-            raise IngestError(f"{table}: {frame_level.select('column', 'check').unique().rows()}") from err
-        bad_index = (
-            cases.with_columns(pl.col("index").cast(pl.UInt32), reason=pl.col("column") + ":" + pl.col("check"))
-            .group_by("index")
-            .agg(pl.col("reason").unique().sort().str.join(";"))
-        )
-    indexed = frame.with_row_index("index")
-    bad = indexed.join(bad_index, on="index")
-    good = indexed.join(bad_index, on="index", how="anti").drop("index")
-    rejected = [quarantine_rows(bad.drop("index", "reason"), table, source, bad["reason"])]
+        bad_index = row_failures(frame, schema, uniqueness=False)
+    except ContractViolation as err:
+        raise IngestError(str(err)) from err
+    indexed = frame.with_row_index(INDEX)
+    bad = indexed.join(bad_index, on=INDEX)
+    good = frame if bad.is_empty() else indexed.join(bad_index, on=INDEX, how="anti").drop(INDEX)
+    rejected = [quarantine_rows(bad.drop(INDEX, "reason"), table, source, bad["reason"])]
     keys = unique_keys(schema)
     if keys:
-        dup = good.select(pl.struct(keys).is_first_distinct().not_()).to_series()
+        dup = repeated_keys(good, keys)
         rejected.append(quarantine_rows(good.filter(dup), table, source, "duplicate_key"))
         good = good.filter(~dup)
     return good, pl.concat(rejected)

@@ -74,7 +74,7 @@ def store_result(store: Warehouse, result: ReadResult) -> list[StoreReport]:
     reports = []
     for table, frame in result.tables.items():
         col = TABLES[table].date_column
-        dates = sorted(set(frame[col].to_list()) | set(_quarantine_dates(result, table)))
+        dates = sorted(set(frame[col].unique().to_list()) | set(_quarantine_dates(result, table)))
         if not dates:
             continue
         source = frame["source"][0] if frame.height else result.quarantine["source"][0]

@@ -46,6 +46,7 @@ import duckdb
 import pandera.polars as pa
 import polars as pl
 
+from pipelines import contracts
 from pipelines.schemas import SCHEMAS, empty_frame, unique_keys
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -224,14 +225,14 @@ class Warehouse:
             raise ValueError(f"unknown source kind {kind!r}")
         layout = TABLES[table]
         if layout.schema is not None and not validated:
-            frame = layout.schema.validate(frame)
+            frame = contracts.validate(frame, layout.schema)
         col = layout.date_column
         wanted = sorted(set(dates))
-        outside = frame.filter(~pl.col(col).is_in(wanted))
-        if outside.height:
+        outside = frame.get_column(col).filter(~frame.get_column(col).is_in(wanted))
+        if outside.len():
             raise ValueError(
-                f"{table}: {outside.height} rows dated outside the partitions being written "
-                f"(e.g. {outside[col][0]})"
+                f"{table}: {outside.len()} rows dated outside the partitions being written "
+                f"(e.g. {outside[0]})"
             )
         written: dict[str, int] = {}
         by_partition: dict[str, list[date]] = {}
@@ -242,7 +243,7 @@ class Warehouse:
             for part, part_dates in by_partition.items():
                 directory = self.table_dir(table) / part
                 current = latest_version(directory, kind)
-                new_rows = frame.filter(pl.col(col).is_in(part_dates))
+                new_rows = frame if len(by_partition) == 1 else frame.filter(pl.col(col).is_in(part_dates))
                 if layout.grain == "year" and current is not None:
                     old = pl.read_parquet(current)
                     if mode == "upsert":
@@ -251,7 +252,8 @@ class Warehouse:
                     else:
                         old = old.filter(~pl.col(col).is_in(part_dates))
                     new_rows = pl.concat([old, new_rows], how="vertical_relaxed")
-                new_rows = new_rows.sort(col, maintain_order=True)
+                if not new_rows[col].is_sorted():
+                    new_rows = new_rows.sort(col, maintain_order=True)
                 _publish(new_rows, directory, kind)
                 written[part] = new_rows.height
         return written
@@ -262,7 +264,7 @@ class Warehouse:
         if layout.grain != "all":
             raise ValueError(f"{table} is partitioned by {layout.grain}; use write_partitions")
         if layout.schema is not None:
-            frame = layout.schema.validate(frame)
+            frame = contracts.validate(frame, layout.schema)
         with self.write_lock():
             self.ensure_schema_file(table, frame)
             _publish(frame, self.table_dir(table) / "all", "derived")
@@ -285,7 +287,7 @@ class Warehouse:
         file is idempotent and a corrected file's record replaces the old one's dates.
         """
         layout = TABLES["quarantine"]
-        frame = layout.schema.validate(frame)  # type: ignore[union-attr]
+        frame = contracts.validate(frame, layout.schema)  # type: ignore[union-attr]
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in source_name)
         directory = self.table_dir("quarantine") / f"source={safe}"
         with self.write_lock():

@@ -30,8 +30,8 @@ from pipelines.readers.options_common import (
     SYMBOL_FIELDS,
     check_roots,
     finish_options,
+    malformed_occ_symbol,
     occ_symbol_columns,
-    parse_occ_symbol,
     settlement_expr,
     symbol_disagrees,
 )
@@ -84,12 +84,12 @@ def read(src: Source, *, allowed_roots: frozenset[str] | None = None) -> ReadRes
     check_header(src, got, expected, hdr_idx + 1)
     ts, quote_date, kind = _snapshot(src, hdr_idx)
     spot = _underlying(src, hdr_idx)
-    _check_body_preambles(src, hdr_idx, quote_date)
 
     side_cols = [_KEYS[c] for c in expected[2:expected.index("Strike")]]
     names = ["exp", "c_sym", *[f"c_{k}" for k in side_cols], "strike_s", "p_sym", *[f"p_{k}" for k in side_cols]]
     numeric = {c: pl.Float64 for c in names if c not in ("exp", "c_sym", "p_sym")}
-    rows = split_rows(src, hdr_idx + 1, names, numeric)
+    rows = split_rows(src, hdr_idx + 1, names, numeric,
+                      body_check=lambda: _check_body_preambles(src, hdr_idx, quote_date))
     lazy = rows.lazy()  # one query for both sides: polars runs them in parallel
     frame = pl.concat([_side(lazy, "c", "C", side_cols), _side(lazy, "p", "P", side_cols)], how="vertical").with_columns(
         pl.lit(quote_date, pl.Date).alias("quote_date"),
@@ -165,7 +165,7 @@ def _find_date_line(body: str) -> int | None:
 def _side(rows: pl.LazyFrame, p: str, typ: str, side_cols: list[str]) -> pl.LazyFrame:
     """One side (calls or puts) of the wide layout as long canonical rows."""
     c = pl.col
-    sym = parse_occ_symbol(c(f"{p}_sym"))
+    sym = c(f"{p}_sym")
     has = set(side_cols)
     typed = {
         "expiration": c("exp").str.to_date("%a %b %d %Y", strict=False),
@@ -187,7 +187,7 @@ def _side(rows: pl.LazyFrame, p: str, typ: str, side_cols: list[str]) -> pl.Lazy
         *occ_symbol_columns(sym),
         *[e.alias(k) for k, e in typed.items()],
         first_failed(
-            {f"{p}_sym": sym.struct.field("1").is_null()}
+            {f"{p}_sym": malformed_occ_symbol(sym)}
             | {raw_of[k]: parse_failed(raw_of[k], e) for k, e in typed.items()}
         ).alias("_bad"),
         pl.struct([c(f).alias(f.removeprefix(f"{p}_")) for f in raw_fields]).struct.with_fields(

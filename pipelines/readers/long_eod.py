@@ -24,8 +24,8 @@ from pipelines.readers.options_common import (
     check_sessions,
     close_times,
     finish_options,
+    malformed_occ_symbol,
     occ_symbol_columns,
-    parse_occ_symbol,
     settlement_expr,
     symbol_disagrees,
 )
@@ -56,7 +56,7 @@ def read(src: Source, *, allowed_roots: frozenset[str] | None = None) -> ReadRes
     check_header(src, header_fields(src.head[0]), HEADER, 1)
     rows = split_rows(src, 1, HEADER)
     c = pl.col
-    sym = parse_occ_symbol(c("optionroot"))
+    sym = c("optionroot")
     typ = c("type").str.to_lowercase().replace_strict({"call": "C", "put": "P", "c": "C", "p": "P"}, default=None,
                                                        return_dtype=pl.String)
     typed = {
@@ -79,7 +79,7 @@ def read(src: Source, *, allowed_roots: frozenset[str] | None = None) -> ReadRes
         *occ_symbol_columns(sym),
         *[e.alias(k) for k, (_, e) in typed.items()],
         first_failed(
-            {"optionroot": sym.struct.field("1").is_null()}
+            {"optionroot": malformed_occ_symbol(sym)}
             | {raw: parse_failed(raw, e) for _, (raw, e) in typed.items()}
         ).alias("_bad"),
         pl.struct(HEADER).alias("_raw"),

@@ -41,6 +41,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.calendar import FIRST_SESSION, LAST_CALENDAR_DAY, all_sessions
+from pipelines.contracts import may_repeat
 from pipelines.schemas import QUARANTINE
 
 #: Vendor IVs above this (1000 % annualized) are data errors, not deep-wing quotes.
@@ -143,8 +144,9 @@ def split_quarantine(
     encoded for the quarantined rows only.
     """
     frame = frame.with_columns(reason.alias("_reason"))
-    good = frame.filter(pl.col("_reason").is_null()).drop("_reason")
     bad = frame.filter(pl.col("_reason").is_not_null())
+    good = frame.filter(pl.col("_reason").is_null()) if bad.height else frame
+    good = good.drop("_reason")
     return good, quarantine_rows(bad, reason_col="_reason", table=table, source=source, date_col=date_col, raw_col=raw_col)
 
 
@@ -178,11 +180,11 @@ def resolve_duplicates(
     """
     if frame.is_empty():
         return frame, empty_quarantine()
+    if not may_repeat(frame, key):  # the common case: nothing to resolve, no sort
+        return frame, empty_quarantine()
     # A 64-bit hash of the key finds the candidates cheaply (collisions only add
     # candidates); the exact comparison then runs on those few rows.
     candidate = pl.struct(key).hash().is_duplicated()
-    if not frame.select(candidate.any()).item():  # the common case: nothing to resolve, no sort
-        return frame, empty_quarantine()
     frame = frame.with_columns(candidate.alias("_dup"))
     clean, contested = frame.filter(~pl.col("_dup")).drop("_dup"), frame.filter(pl.col("_dup")).drop("_dup")
     exact = pl.struct(key).is_duplicated()

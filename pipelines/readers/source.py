@@ -21,6 +21,7 @@ from pipelines.readers.errors import VendorFileError
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
+_UTF8_BOM = b"\xef\xbb\xbf"
 #: Archive members that describe a delivery rather than hold its data.
 _DOC_MEMBER = re.compile(r"(description|readme|license)", re.IGNORECASE)
 _DATA_MEMBER = re.compile(r"\.(csv|txt|zip)$", re.IGNORECASE)
@@ -31,7 +32,7 @@ HEAD_LINES = 20
 
 @dataclass(frozen=True)
 class Source:
-    """A vendor file, decompressed and decoded.
+    """A vendor file, decompressed; decoded on demand.
 
     Attributes
     ----------
@@ -43,21 +44,29 @@ class Source:
         First 12 hex digits of the SHA-256 of the file's bytes *as stored*.
     member : str or None
         The archive member that was read, for zip deliveries.
-    text : str
-        Decoded text (UTF-8, BOM removed, CR removed).
+    data : bytes
+        The decompressed content, BOM removed.
     head : list[str]
-        The first :data:`HEAD_LINES` lines (headers, preambles); ``head[i]`` is line ``i + 1``.
+        The first :data:`HEAD_LINES` lines, decoded (headers, preambles); ``head[i]`` is
+        line ``i + 1``.
+    text : str
+        The whole file decoded (UTF-8, or plain-text Windows-1252; carriage returns
+        removed). Decoded on first use: the fast path of the readers hands the bytes
+        straight to polars' CSV parser, which checks UTF-8 itself.
     lines : list[str]
-        All lines (computed on first use: the fast path of the readers never splits
-        a large file into Python strings).
+        All lines of ``text`` (computed on first use).
     """
 
     path: str
     name: str
     sha12: str
     member: str | None
-    text: str
+    data: bytes
     head: list[str]
+
+    @cached_property
+    def text(self) -> str:
+        return decode(self.name, self.data)
 
     @cached_property
     def lines(self) -> list[str]:
@@ -68,13 +77,18 @@ class Source:
 
     def text_from(self, idx: int) -> str:
         """The text from the start of line ``idx + 1`` (0-based ``idx``) to the end."""
-        pos = 0
-        for _ in range(idx):  # idx is a header offset (< HEAD_LINES), not a row count
-            nxt = self.text.find("\n", pos)
-            if nxt < 0:
-                return ""
-            pos = nxt + 1
-        return self.text[pos:]
+        pos = _line_start(self.text, "\n", idx)
+        return "" if pos is None else self.text[pos:]
+
+    @cached_property
+    def lf_bytes(self) -> bytes:
+        """The content as bytes with plain LF line ends: ``data`` itself unless it has CRs
+        (no copy of a large file in the common case)."""
+        return self.data if b"\r" not in self.data else self.text.encode()
+
+    def line_offset(self, idx: int) -> int | None:
+        """Offset in :attr:`lf_bytes` where line ``idx + 1`` starts (None past the end)."""
+        return _line_start(self.lf_bytes, b"\n", idx)
 
     @property
     def tag(self) -> str:
@@ -83,6 +97,17 @@ class Source:
 
     def error(self, reason: str, *, line: int | None = None, column: str | None = None, detail: str = "") -> VendorFileError:
         return VendorFileError(self.name, reason, line=line, column=column, detail=detail)
+
+
+def _line_start(content, newline, idx: int) -> int | None:
+    """Offset where line ``idx + 1`` starts in ``content`` (str or bytes); None past the end."""
+    pos = 0
+    for _ in range(idx):  # idx is a header offset (< HEAD_LINES), not a row count
+        nxt = content.find(newline, pos)
+        if nxt < 0:
+            return None
+        pos = nxt + 1
+    return pos
 
 
 def _gunzip(name: str, data: bytes) -> bytes:
@@ -152,7 +177,7 @@ def _is_cp1252(raw: bytes) -> bool:
 
 
 def load_source(path: str | Path) -> Source:
-    """Read, decompress, hash and decode ``path``.
+    """Read, decompress and hash ``path``, and decode its first lines (the rest on demand).
 
     Raises
     ------
@@ -174,15 +199,18 @@ def load_source(path: str | Path) -> Source:
             member, data = _unzip(name, data)
     elif data.startswith(_ZIP_MAGIC) or data.startswith(_EMPTY_ZIP_MAGIC):
         member, data = _unzip(name, data)
-    text = decode(name, data)
-    if not text.strip():
+    if data.startswith(_UTF8_BOM):
+        data = data[len(_UTF8_BOM):]
+    if b"\x00" in data:  # binary content; polars would read NUL as an ordinary character
+        raise VendorFileError(name, "not_text", detail="NUL byte in file")
+    if not data or data.isspace():  # isspace stops at the first visible byte
         raise VendorFileError(name, "empty_file", line=1, detail="no content")
     end = -1
     for _ in range(HEAD_LINES):  # find the end of the first HEAD_LINES lines
-        end = text.find("\n", end + 1)
+        end = data.find(b"\n", end + 1)
         if end < 0:
             break
-    head = (text if end < 0 else text[:end]).split("\n")[:HEAD_LINES]
+    head = decode(name, data if end < 0 else data[:end]).split("\n")[:HEAD_LINES]
     if head and head[-1] == "" and end < 0:
         head.pop()
-    return Source(str(path), name, sha12, member, text, head)
+    return Source(str(path), name, sha12, member, data, head)

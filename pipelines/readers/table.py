@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 
 import polars as pl
 
@@ -45,7 +46,8 @@ def check_header(src: Source, got: list[str], expected: list[str], line: int) ->
 
 
 def split_rows(src: Source, first_idx: int, names: list[str],
-               dtypes: dict[str, type[pl.DataType] | pl.DataType] | None = None) -> pl.DataFrame:
+               dtypes: dict[str, type[pl.DataType] | pl.DataType] | None = None,
+               body_check: Callable[[], None] | None = None) -> pl.DataFrame:
     """Data lines ``src.lines[first_idx:]`` as columns ``names`` plus ``line``.
 
     Columns are strings, except that when ``dtypes`` is given and the whole body
@@ -57,15 +59,21 @@ def split_rows(src: Source, first_idx: int, names: list[str],
     padding commas. A last line with too few fields is a truncated file; any other
     line with the wrong number of fields is a ragged file.
 
+    ``body_check`` (a reader's search for stray preambles or headers in the body) runs
+    only when the body does not parse with ``dtypes``: a body that does holds nothing
+    but complete data lines, so a large clean file is never scanned twice.
+
     Raises
     ------
     VendorFileError
         ``"empty_file"`` (no data line), ``"truncated_file"``, ``"ragged_row"``.
     """
     n = len(names)
-    fast = _split_fast(src, first_idx, names, dtypes)
-    if fast is None and dtypes:
-        fast = _split_fast(src, first_idx, names, None)
+    if dtypes and (typed := _split_fast(src, first_idx, names, dtypes)) is not None:
+        return typed
+    if body_check is not None:
+        body_check()
+    fast = _split_fast(src, first_idx, names, None)
     if fast is not None:
         return fast
     body = src.lines[first_idx:]
@@ -86,36 +94,27 @@ def split_rows(src: Source, first_idx: int, names: list[str],
     ).unnest("_s").with_columns(_clean(names))
 
 
-def _padded(frame: pl.DataFrame) -> bool:
-    """Whether any field carries leading/trailing blanks (OptionsDX pads every value)."""
-    c = [pl.col(n) for n in frame.columns]
-    edge = [x.str.starts_with(" ") | x.str.ends_with(" ") | x.str.starts_with("\t") | x.str.ends_with("\t") for x in c]
-    return bool(frame.select(pl.any_horizontal(edge).any()).item())
-
-
 def _split_fast(src: Source, first_idx: int, names: list[str],
                 dtypes: dict[str, type[pl.DataType] | pl.DataType] | None) -> pl.DataFrame | None:
-    """The common case, straight from the text with polars' CSV parser: no quotes, no
-    blank lines, every row complete. Returns None whenever the careful path is needed
-    (it then finds and reports the exact problem)."""
-    text = src.text_from(first_idx)
-    body = text[:-1] if text.endswith("\n") else text
-    if not body or '"' in body:
+    """The common case, straight from the file's bytes with polars' CSV parser: no
+    quotes, no blank lines, every row complete. Returns None whenever the careful path
+    is needed (it then finds and reports the exact problem)."""
+    data, start = src.lf_bytes, src.line_offset(first_idx)
+    if start is None or start >= len(data) or data.find(b'"', start) >= 0:
         return None
-    n_rows = body.count("\n") + 1
-    data = body.encode()
     try:
-        schema = {c: (dtypes or {}).get(c, pl.String) for c in names}
-        out = pl.read_csv(data, has_header=False, schema=schema,
-                          quote_char=None, truncate_ragged_lines=False, raise_if_empty=False)
+        out = pl.read_csv(data, skip_lines=first_idx, has_header=False, quote_char=None,
+                          schema={c: (dtypes or {}).get(c, pl.String) for c in names},
+                          truncate_ragged_lines=False, raise_if_empty=False)
     except (pl.exceptions.PolarsError, ValueError):
         return None
-    # polars skips blank lines and null-fills short rows: either way the careful path takes over
-    if out.height != n_rows or out[names[-1]].null_count():
+    # a blank line comes back as a row of nulls, a short row with its last fields null:
+    # either way the careful path takes over (a row with too many fields raised above)
+    if out.is_empty() or out[names[-1]].null_count():
         return None
-    out = out.with_columns(pl.int_range(first_idx + 1, first_idx + 1 + n_rows, dtype=pl.Int64).alias(LINE))
+    out = out.with_columns(pl.int_range(first_idx + 1, first_idx + 1 + out.height, dtype=pl.Int64).alias(LINE))
     strings = [c for c in names if out.schema[c] == pl.String]
-    return out.with_columns(_clean(strings)) if strings and _padded(out.select(strings)) else out
+    return out.with_columns(_clean(strings)) if strings else out
 
 
 def _clean(names: list[str]) -> list[pl.Expr]:

@@ -83,6 +83,7 @@ ERRORS = [
          error="missing_snapshot_time"),
     Case("unknown_layout", "data.csv", lambda: "a,b,c\n1,2,3\n", error="unknown_header"),
     Case("binary_garbage", "spx.csv", lambda: bytes(range(256)) * 4, error="not_text"),
+    Case("cboe_nul_byte_in_body", "spx.csv", lambda: _edit(C(), FIRST + 3, 5, "1.2\x00"), error="not_text"),
     Case("long_eod_quote_date_on_saturday", "long.csv", lambda: long_eod_text(days=("01/06/2018",)),
          error="not_a_session", line=2),
     Case("long_eod_changed_header", "long.csv", lambda: long_eod_text().replace("impliedvol", "iv"),
@@ -117,6 +118,9 @@ QUARANTINES = [
     Case("cboe_negative_volume", "spx.csv", lambda: _edit(C(), FIRST, 6, "-5"), quarantine="negative_count"),
     Case("cboe_symbol_disagrees_with_expiry", "spx.csv",
          lambda: _edit(C(), FIRST, 1, "SPXW230527C04050000"), quarantine="inconsistent_contract"),
+    Case("cboe_windows_1252_byte_in_symbol", "spx.csv",
+         lambda: _edit(C(), FIRST, 1, "SPXW230526C04050000").encode().replace(b"SPXW230526C0405", b"SPXW230526C\xe9405"),
+         quarantine="unparseable_value"),
     Case("cboe_duplicated_line", "spx.csv", lambda: _lines(C(), lambda ls: ls[:6] + [ls[5]] + ls[6:]),
          quarantine="duplicate_contract"),
     Case("cboe_no_underlying_price", "spx.csv", lambda: C(spot="--"), quarantine="missing_underlying_price"),
@@ -199,9 +203,29 @@ def test_duplicate_resolution_keeps_the_two_sided_quote_whatever_the_order(tmp_p
         assert r.quarantine.filter(r.quarantine["raw"].str.contains('"side":"P"'))["line"].to_list() == [FIRST + 2]
 
 
-@pytest.mark.parametrize("variant", ["no_calcs", "trailing_commas", "gzip", "zip"])
+def _careful(text: str, variant: str) -> str:
+    """The same chain in a shape only the careful (line-by-line) parser reads."""
+    lines = text.split("\n")
+    if variant == "blank_line":
+        return "\n".join(lines[:FIRST + 2] + [""] + lines[FIRST + 2:])
+    # quoted expiration fields, as a spreadsheet re-export writes them
+    return "\n".join(lines[:FIRST] + [f'"{l.split(",", 1)[0]}",{l.split(",", 1)[1]}' if l else l for l in lines[FIRST:]])
+
+
+@pytest.mark.parametrize("variant", ["blank_line", "quoted_fields"])
+def test_careful_parser_stores_exactly_what_the_fast_parser_stores(tmp_path: Path, variant: str) -> None:
+    fast, careful = tmp_path / "fast.csv", tmp_path / "careful.csv"
+    fast.write_text(C())
+    careful.write_text(_careful(C(), variant))
+    a, b = read_file(fast), read_file(careful)
+    assert (a.rows_read, len(a.quarantine)) == (b.rows_read, len(b.quarantine)) == (30, 0)
+    assert a.tables["spx_options"].drop("source").equals(b.tables["spx_options"].drop("source"))
+
+
+@pytest.mark.parametrize("variant", ["no_calcs", "trailing_commas", "gzip", "zip", "crlf"])
 def test_valid_variants_read_cleanly(tmp_path: Path, variant: str) -> None:
     text = C(calcs=variant != "no_calcs", trailing_commas=variant == "trailing_commas")
+    text = text.replace("\n", "\r\n") if variant == "crlf" else text
     p = tmp_path / "quotes.bin"
     p.write_bytes(_gz(text) if variant == "gzip" else _zip({"spx_quotedata.csv": text}) if variant == "zip" else text.encode())
     r = read_file(p)
