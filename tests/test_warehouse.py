@@ -10,13 +10,14 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import date
+from datetime import date, datetime
 
 import duckdb
 import polars as pl
 import pytest
 
 from pipelines.ingest import IngestError, store_rows
+from pipelines.schemas import SPX_OPTIONS, conform
 from pipelines.warehouse import VISIBILITY_DELAY_SECONDS, Warehouse
 
 D1, D2 = date(2024, 1, 2), date(2024, 1, 3)
@@ -93,6 +94,35 @@ def test_duplicate_keys_keep_the_first_row_and_quarantine_the_rest(store):
     report = store_rows(store, "vix_term_structure", frame, "simulated", [D1], "sim")
     assert report.reasons == {"duplicate_key": 1}
     assert store.read("vix_term_structure")["value"].to_list() == [13.0]
+
+
+def option_rows(days, bid: float) -> pl.DataFrame:
+    """Three SPX_OPTIONS rows per session (a table stored one file per session)."""
+    rows = [{"quote_date": d, "snapshot_time": datetime(d.year, d.month, d.day, 16, 15), "snapshot_kind": "eod",
+             "root": "SPXW", "expiration": date(2024, 2, 16), "settlement": "PM", "strike": 4700.0 + 5 * i,
+             "option_type": "C", "bid": bid, "ask": bid + 0.5, "underlying_price": 4750.0, "source": "file:test"}
+            for d in days for i in range(3)]
+    frame = pl.DataFrame(rows).with_columns(pl.col("snapshot_time").dt.replace_time_zone("America/New_York"))
+    return conform(frame, SPX_OPTIONS)
+
+
+def test_a_multi_session_write_stores_one_file_per_session_exactly_as_single_writes_do(store, tmp_path):
+    days = [D1, D2, date(2024, 1, 4)]
+    store.write_partitions("spx_options", option_rows(days, 1.0), "vendor", days)
+    one_by_one = Warehouse(tmp_path / "single")
+    for d in days:
+        one_by_one.write_partitions("spx_options", option_rows([d], 1.0), "vendor", [d])
+    assert [f.parent.name for f in store.files("spx_options")] == [f"date={d}" for d in days]
+    for mine, single in zip(store.files("spx_options"), one_by_one.files("spx_options")):
+        assert pl.read_parquet(mine).equals(pl.read_parquet(single))
+    assert not any((store.root / "staging").iterdir())  # nothing staged is left behind
+
+
+def test_a_multi_session_replace_empties_a_session_without_rows(store):
+    store.write_partitions("spx_options", option_rows([D1, D2], 1.0), "vendor", [D1, D2])
+    store.write_partitions("spx_options", option_rows([D1], 2.0), "vendor", [D1, D2])
+    stored = store.read("spx_options")
+    assert stored["quote_date"].unique().to_list() == [D1] and stored["bid"].unique().to_list() == [2.0]
 
 
 # --------------------------------------------------------------------------- processes

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.readers.options_common import check_roots, check_sessions, close_times, finish_options, settlement_expr
+from pipelines.readers.options_common import check_roots, check_sessions, finish_options, session_close, settlement_expr
 from pipelines.readers.result import ReadResult
 from pipelines.readers.source import Source, load_source
 from pipelines.readers.table import LINE, check_header, first_failed, header_fields, integer, num, parse_failed, split_rows
@@ -132,7 +132,7 @@ def _parse(src: Source, quote_time: str) -> pl.DataFrame:
         pl.lit("eod" if quote_time == "eod" else "intraday").alias("snapshot_kind"),
     ).drop(["_ub", "_ua", "_close", "_iv"])
     if quote_time == "eod":
-        frame = frame.join(close_times(frame), on="quote_date", how="left")
+        frame = frame.with_columns(session_close(frame).alias("snapshot_time"))
     else:
         frame = frame.with_columns(
             (c("quote_date").cast(pl.Datetime("us")) + pl.duration(hours=15, minutes=45))

@@ -22,10 +22,10 @@ from pipelines.readers.options_common import (
     SYMBOL_FIELDS,
     check_roots,
     check_sessions,
-    close_times,
     finish_options,
     malformed_occ_symbol,
     occ_symbol_columns,
+    session_close,
     settlement_expr,
     symbol_disagrees,
 )
@@ -37,6 +37,10 @@ FORMAT = "long_eod"
 HEADER = ["underlying", "underlying_last", "exchange", "optionroot", "optionext", "type", "expiration", "quotedate",
           "strike", "last", "bid", "ask", "volume", "openinterest", "impliedvol", "delta", "gamma", "theta", "vega",
           "optionalias"]
+
+#: Parsed as numbers straight away when the whole file allows (else typed row by row).
+NUMERIC = {c: pl.Float64 for c in ["underlying_last", "strike", "last", "bid", "ask", "volume", "openinterest",
+                                   "impliedvol", "delta", "gamma", "theta", "vega"]}
 
 
 def sniff(lines: list[str]) -> bool:
@@ -54,7 +58,7 @@ def read(src: Source, *, allowed_roots: frozenset[str] | None = None) -> ReadRes
         ``ragged_row``, ``empty_file``.
     """
     check_header(src, header_fields(src.head[0]), HEADER, 1)
-    rows = split_rows(src, 1, HEADER)
+    rows = split_rows(src, 1, HEADER, NUMERIC)
     c = pl.col
     sym = c("optionroot")
     typ = c("type").str.to_lowercase().replace_strict({"call": "C", "put": "P", "c": "C", "p": "P"}, default=None,
@@ -94,5 +98,5 @@ def read(src: Source, *, allowed_roots: frozenset[str] | None = None) -> ReadRes
         settlement_expr().alias("settlement"),
         symbol_disagrees(c("option_type")).alias("_inconsistent"),
     ).drop(["_iv", *SYMBOL_FIELDS])
-    frame = frame.join(close_times(frame), on="quote_date", how="left").sort(LINE)
+    frame = frame.with_columns(session_close(frame).alias("snapshot_time"))
     return finish_options(src, FORMAT, frame, rows_read=frame.height, has_inconsistent=True)

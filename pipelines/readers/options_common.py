@@ -111,18 +111,19 @@ def check_sessions(src: Source, frame: pl.DataFrame, column: str) -> None:
             raise src.error("not_a_session", line=int(line), column=column, detail=f"{d} is not an NYSE session")
 
 
-def close_times(frame: pl.DataFrame) -> pl.DataFrame:
-    """quote_date -> the session's close (aware, America/New_York), for EOD snapshot times."""
+def session_close(frame: pl.DataFrame) -> pl.Expr:
+    """Each row's session close (aware, America/New_York) from its ``quote_date``: the
+    snapshot time of an end-of-day quote. Null for a date that is not a session
+    (:func:`check_sessions` reports those)."""
     from pipelines import calendar as cal
 
     def close(d):
         try:
             return cal.close_time(d)
-        except ValueError:  # not a session / outside the calendar: check_sessions reports it
+        except ValueError:
             return None
 
-    dates = [d for d in frame["quote_date"].unique().to_list() if d is not None]
-    return pl.DataFrame(
-        {"quote_date": dates, "snapshot_time": [close(d) for d in dates]},  # a few dates per file
-        schema={"quote_date": pl.Date, "snapshot_time": pl.Datetime("us", "America/New_York")},
+    closes = {d: close(d) for d in frame["quote_date"].drop_nulls().unique().to_list()}  # a few dates per file
+    return pl.col("quote_date").replace_strict(
+        closes, default=None, return_dtype=pl.Datetime("us", "America/New_York")
     )

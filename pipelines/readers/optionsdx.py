@@ -28,7 +28,7 @@ import re
 import polars as pl
 
 from pipelines import schemas
-from pipelines.readers.options_common import check_roots, check_sessions, close_times, finish_options, settlement_expr
+from pipelines.readers.options_common import check_roots, check_sessions, finish_options, session_close, settlement_expr
 from pipelines.readers.result import ReadResult
 from pipelines.readers.source import Source
 from pipelines.readers.table import LINE, check_header, first_failed, header_fields, integer, num, parse_failed, split_rows
@@ -78,11 +78,11 @@ def read(src: Source, *, underlying: str | None = None, allowed_roots: frozenset
     # the root is derived, never read, so only allowed_roots can reject it
     check_roots(src, frame, allowed_roots, column="[EXPIRE_DATE]")
     check_sessions(src, frame, column="[QUOTE_DATE]")
-    closes = close_times(frame).rename({"snapshot_time": "_close"})
-    frame = frame.join(closes, on="quote_date", how="left").with_columns(
+    frame = frame.with_columns(
         settlement_expr().alias("settlement"),
-        pl.when(c("snapshot_time") >= c("_close")).then(pl.lit("eod")).otherwise(pl.lit("intraday")).alias("snapshot_kind"),
-    ).drop("_close").sort([LINE, "option_type"])
+        pl.when(c("snapshot_time") >= session_close(frame)).then(pl.lit("eod")).otherwise(pl.lit("intraday"))
+        .alias("snapshot_kind"),
+    ).sort([LINE, "option_type"])
     return finish_options(src, FORMAT, frame, rows_read=2 * rows.height)
 
 

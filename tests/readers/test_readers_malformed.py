@@ -209,7 +209,8 @@ def _careful(text: str, variant: str) -> str:
     if variant == "blank_line":
         return "\n".join(lines[:FIRST + 2] + [""] + lines[FIRST + 2:])
     # quoted expiration fields, as a spreadsheet re-export writes them
-    return "\n".join(lines[:FIRST] + [f'"{l.split(",", 1)[0]}",{l.split(",", 1)[1]}' if l else l for l in lines[FIRST:]])
+    quoted = [f'"{exp}",{rest}' for exp, rest in (line.split(",", 1) for line in lines[FIRST:] if line)]
+    return "\n".join(lines[:FIRST] + quoted)
 
 
 @pytest.mark.parametrize("variant", ["blank_line", "quoted_fields"])
