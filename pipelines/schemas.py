@@ -179,10 +179,17 @@ def empty_frame(schema: pa.DataFrameSchema) -> pl.DataFrame:
 
 def conform(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:
     """Select and cast ``frame`` to the schema's column order and dtypes (no validation)."""
-    return frame.select(
-        pl.col(name).cast(col.dtype.type) if name in frame.columns else pl.lit(None, col.dtype.type).alias(name)
+    if frame.schema == empty_frame(schema).schema:  # already canonical: no query at all
+        return frame
+    return frame.select(conform_exprs(schema, frame.columns))
+
+
+def conform_exprs(schema: pa.DataFrameSchema, available: list[str]) -> list[pl.Expr]:
+    """The schema's columns, in order, cast from a frame with columns ``available`` (missing ones null)."""
+    return [
+        pl.col(name).cast(col.dtype.type) if name in available else pl.lit(None, col.dtype.type).alias(name)
         for name, col in schema.columns.items()
-    )
+    ]
 
 
 # --------------------------------------------------------------------------- derived tables

@@ -21,6 +21,7 @@ Cboe's hours (:func:`pipelines.readers.snapshot_time.classify_snapshot`).
 
 from __future__ import annotations
 
+import functools
 import re
 
 import polars as pl
@@ -28,7 +29,6 @@ import polars as pl
 from pipelines import calendar as cal
 from pipelines.readers.options_common import (
     SYMBOL_FIELDS,
-    check_roots,
     finish_options,
     malformed_occ_symbol,
     occ_symbol_columns,
@@ -85,21 +85,21 @@ def read(src: Source, *, allowed_roots: frozenset[str] | None = None) -> ReadRes
     ts, quote_date, kind = _snapshot(src, hdr_idx)
     spot = _underlying(src, hdr_idx)
 
-    side_cols = [_KEYS[c] for c in expected[2:expected.index("Strike")]]
+    side_cols = tuple(_KEYS[c] for c in expected[2:expected.index("Strike")])
     names = ["exp", "c_sym", *[f"c_{k}" for k in side_cols], "strike_s", "p_sym", *[f"p_{k}" for k in side_cols]]
     numeric = {c: pl.Float64 for c in names if c not in ("exp", "c_sym", "p_sym")}
     rows = split_rows(src, hdr_idx + 1, names, numeric,
                       body_check=lambda: _check_body_preambles(src, hdr_idx, quote_date))
-    lazy = rows.lazy()  # one query for both sides: polars runs them in parallel
-    frame = pl.concat([_side(lazy, "c", "C", side_cols), _side(lazy, "p", "P", side_cols)], how="vertical").with_columns(
+    frame = _contracts(rows.lazy(), side_cols).with_columns(
         pl.lit(quote_date, pl.Date).alias("quote_date"),
         pl.lit(ts, pl.Datetime("us", "America/New_York")).alias("snapshot_time"),
         pl.lit(kind).alias("snapshot_kind"),
         pl.lit(spot, pl.Float64).alias("underlying_price"),
         settlement_expr().alias("settlement"),
-    ).collect()
-    check_roots(src, frame, allowed_roots, column={"C": "Calls", "P": "Puts"})
-    return finish_options(src, FORMAT, frame, rows_read=2 * rows.height, has_inconsistent=True)
+    )
+    return finish_options(src, FORMAT, frame, rows_read=2 * rows.height, has_inconsistent=True,
+                          raw=_raw_fields(side_cols), root_column={"C": "Calls", "P": "Puts"},
+                          allowed_roots=allowed_roots)
 
 
 def _snapshot(src: Source, hdr_idx: int):
@@ -162,44 +162,63 @@ def _find_date_line(body: str) -> int | None:
     return None
 
 
-def _side(rows: pl.LazyFrame, p: str, typ: str, side_cols: list[str]) -> pl.LazyFrame:
-    """One side (calls or puts) of the wide layout as long canonical rows."""
+#: Prefix of a side's original fields, kept beside the typed columns for the quarantine.
+_RAW = "_raw_"
+
+
+@functools.cache  # expressions are immutable: built once per layout, not per file
+def _raw_fields(side_cols: tuple[str, ...]) -> pl.Expr:
+    """A contract row's original fields, as the quarantine records them."""
     c = pl.col
-    sym = c(f"{p}_sym")
-    has = set(side_cols)
+    return pl.struct(c("exp"), c("sym"), *[c(_RAW + k).alias(k) for k in side_cols], c("strike_s"), c("side"))
+
+
+def _contracts(rows: pl.LazyFrame, side_cols: tuple[str, ...]) -> pl.LazyFrame:
+    """The wide layout as long canonical rows, calls then puts. The two sides are stacked
+    first, so that each field is parsed by one expression over all contracts (on a day's
+    chain, the count of polars expressions costs more than the rows)."""
+    sides, parsed, finished = _contract_exprs(side_cols)
+    stacked = pl.concat([rows.select(side) for side in sides])
+    return stacked.with_columns(parsed).with_columns(finished).drop(["_iv", *SYMBOL_FIELDS])
+
+
+@functools.cache
+def _contract_exprs(side_cols: tuple[str, ...]) -> tuple[list[list[pl.Expr]], list[pl.Expr], list[pl.Expr]]:
+    """The expressions of :func:`_contracts`: each side's columns, the parsed fields, the
+    derived ones."""
+    c = pl.col
+    sides = [
+        [c(LINE), c("exp"), c("strike_s"), c(f"{p}_sym").alias("sym"),
+         *[c(f"{p}_{k}").alias(_RAW + k) for k in side_cols], pl.lit(side).alias("side")]
+        for p, side in (("c", "C"), ("p", "P"))
+    ]
     typed = {
-        "expiration": c("exp").str.to_date("%a %b %d %Y", strict=False),
-        "strike": num("strike_s"),
-        "last": num(f"{p}_last"),
-        "bid": num(f"{p}_bid"),
-        "ask": num(f"{p}_ask"),
-        "volume": integer(f"{p}_volume"),
-        "open_interest": integer(f"{p}_oi"),
+        "expiration": ("exp", c("exp").str.to_date("%a %b %d %Y", strict=False)),
+        "strike": ("strike_s", num("strike_s")),
+        "last": (_RAW + "last", num(_RAW + "last")),
+        "bid": (_RAW + "bid", num(_RAW + "bid")),
+        "ask": (_RAW + "ask", num(_RAW + "ask")),
+        "volume": (_RAW + "volume", integer(_RAW + "volume")),
+        "open_interest": (_RAW + "oi", integer(_RAW + "oi")),
     }
-    raw_of = {"expiration": "exp", "strike": "strike_s", "last": f"{p}_last", "bid": f"{p}_bid",
-              "ask": f"{p}_ask", "volume": f"{p}_volume", "open_interest": f"{p}_oi"}
-    if "iv" in has:
-        typed |= {"_iv": num(f"{p}_iv"), "vendor_delta": num(f"{p}_delta"), "vendor_gamma": num(f"{p}_gamma")}
-        raw_of |= {"_iv": f"{p}_iv", "vendor_delta": f"{p}_delta", "vendor_gamma": f"{p}_gamma"}
-    raw_fields = ["exp", f"{p}_sym", *[f"{p}_{k}" for k in side_cols], "strike_s"]
-    out = rows.select(
-        LINE,
-        *occ_symbol_columns(sym),
-        *[e.alias(k) for k, e in typed.items()],
+    if "iv" in side_cols:
+        typed |= {"_iv": (_RAW + "iv", num(_RAW + "iv")), "vendor_delta": (_RAW + "delta", num(_RAW + "delta")),
+                  "vendor_gamma": (_RAW + "gamma", num(_RAW + "gamma"))}
+    parsed = [
+        c("side").alias("option_type"),
+        *occ_symbol_columns(c("sym")),
+        *[e.alias(k) for k, (_, e) in typed.items()],
         first_failed(
-            {f"{p}_sym": malformed_occ_symbol(sym)}
-            | {raw_of[k]: parse_failed(raw_of[k], e) for k, e in typed.items()}
+            {"sym": malformed_occ_symbol(c("sym"))} | {raw: parse_failed(raw, e) for raw, e in typed.values()}
         ).alias("_bad"),
-        pl.struct([c(f).alias(f.removeprefix(f"{p}_")) for f in raw_fields]).struct.with_fields(
-            pl.lit(typ).alias("side")).alias("_raw"),
-    )
-    if "iv" not in has:
-        out = out.with_columns(pl.lit(None, pl.Float64).alias(k) for k in ["_iv", "vendor_delta", "vendor_gamma"])
-    return out.with_columns(
-        pl.lit(typ).alias("option_type"),
+    ]
+    if "iv" not in side_cols:
+        parsed += [pl.lit(None, pl.Float64).alias(k) for k in ["_iv", "vendor_delta", "vendor_gamma"]]
+    finished = [
         # Cboe writes IV 0 when it has none: missing, not an impossible value.
         pl.when(c("_iv") != 0).then(c("_iv")).alias("vendor_iv"),
         pl.lit(None, pl.Int64).alias("bid_size"),
         pl.lit(None, pl.Int64).alias("ask_size"),
-        symbol_disagrees(pl.lit(typ)).alias("_inconsistent"),
-    ).drop(["_iv", *SYMBOL_FIELDS])
+        symbol_disagrees(c("option_type")).alias("_inconsistent"),
+    ]
+    return sides, parsed, finished

@@ -6,8 +6,9 @@ import polars as pl
 
 from pipelines import schemas
 from pipelines.readers import quality as q
-from pipelines.readers.result import ReadResult, conform_quarantine, conform_table, dates_of
+from pipelines.readers.result import ReadResult, conform_exprs, conform_quarantine, dates_of
 from pipelines.readers.source import Source
+from pipelines.readers.table import LINE
 
 TABLE = "spx_options"
 #: Settlement style by root: SPX monthlies settle on the opening print (AM), the rest at the close.
@@ -71,21 +72,37 @@ def settlement_expr() -> pl.Expr:
     return pl.col("root").replace_strict(SETTLEMENT, default=None, return_dtype=pl.String)
 
 
-def finish_options(src: Source, fmt: str, frame: pl.DataFrame, *, rows_read: int,
-                   has_inconsistent: bool = False) -> ReadResult:
+def finish_options(src: Source, fmt: str, frame: pl.DataFrame | pl.LazyFrame, *, rows_read: int,
+                   has_inconsistent: bool = False, raw: pl.Expr | None = None,
+                   root_column: dict[str, str] | None = None, allowed_roots: frozenset[str] | None = None) -> ReadResult:
     """Apply the option row rules, resolve duplicates, conform and score.
 
-    ``frame`` holds the canonical SPX_OPTIONS columns (typed) plus ``line``, ``_bad``,
-    ``_raw`` (struct of the original fields) and optionally ``_inconsistent``.
+    ``frame`` holds the canonical SPX_OPTIONS columns (typed) plus ``line``, ``_bad``
+    and optionally ``_inconsistent``; ``raw`` builds the struct of a row's original
+    fields (default: its ``_raw`` column). The stored rows, the quarantined ones (only
+    they get their raw fields encoded) and the distinct roots and snapshot kinds come
+    out of one query, so a lazy ``frame`` is parsed once. With ``root_column`` (side ->
+    column read, for :func:`check_roots`) the roots are checked here.
     """
-    good, bad = q.split_quarantine(frame, q.option_reason(has_inconsistent), table=TABLE,
-                                   source=src.tag, date_col="quote_date")
-    good, dup = q.resolve_duplicates(good, q.OPTION_KEY, q.option_preference(), table=TABLE,
-                                     source=src.tag, date_col="quote_date")
-    table = conform_table(good.with_columns(pl.lit(src.tag).alias("source")), TABLE)
+    raw = pl.col("_raw") if raw is None else raw
+    rules = q.option_rules(has_inconsistent)
+    judged = frame.lazy().with_columns(q.rejected(rules).alias("_rejected"))
+    fine = ~pl.col("_rejected")
+    good, bad, kinds, roots = pl.collect_all([
+        judged.filter(fine).select(LINE, *conform_exprs(TABLE, judged.collect_schema().names(), source=src.tag)),
+        q.quarantine_rows(judged.filter(~fine).with_columns(q.option_reason(has_inconsistent).alias("_reason")),
+                          reason_col="_reason", table=TABLE, source=src.tag, date_col="quote_date", raw_col=raw),
+        judged.select(pl.col("snapshot_kind").drop_nulls().unique().sort()),
+        judged.select(pl.col("root").drop_nulls().unique()),
+    ])
+    if root_column is not None and not set(roots["root"]) <= (allowed_roots or frozenset(schemas.ROOTS)):
+        check_roots(src, judged.select("root", LINE, "option_type").collect(), allowed_roots, column=root_column)
+    good, dup = q.resolve_duplicates(good, q.OPTION_KEY, q.option_preference(), table=TABLE, source=src.tag,
+                                     date_col="quote_date", raw=judged.select(LINE, "option_type", raw.alias("_raw")))
+    table = good.drop(LINE)
     quarantine = conform_quarantine([bad, dup])
-    kinds = sorted(frame["snapshot_kind"].drop_nulls().unique().to_list())
-    quality, flags = q.option_quality(table, rows_read, quarantine.height, kinds)
+    kinds = kinds["snapshot_kind"].to_list()
+    quality, flags = q.option_quality(q.quality_by_day(table), rows_read, quarantine.height, kinds)
     return ReadResult(
         path=src.path, format=fmt, tables={TABLE: table}, quarantine=quarantine, rows_read=rows_read,
         quote_dates=dates_of(table, "quote_date", quarantine),

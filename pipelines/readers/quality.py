@@ -38,6 +38,8 @@ File score for options (:func:`option_quality`)
 
 from __future__ import annotations
 
+import functools
+
 import polars as pl
 
 from pipelines.calendar import FIRST_SESSION, LAST_CALENDAR_DAY, all_sessions
@@ -68,8 +70,20 @@ def _chain(rules: list[tuple[str, pl.Expr]]) -> pl.Expr:
     return expr
 
 
+def rejected(rules: list[tuple[str, pl.Expr]]) -> pl.Expr:
+    """True where any rule holds: the cheap test that every row takes; the named reason
+    (:func:`_chain`) is then worked out for the rejected rows only."""
+    return pl.any_horizontal([cond.fill_null(False) for _, cond in rules])
+
+
 def option_reason(has_inconsistent: bool = False) -> pl.Expr:
-    """Quarantine reason for each canonical option row (null = row is fine).
+    """Quarantine reason for each canonical option row (null = row is fine); see :func:`option_rules`."""
+    return _chain(option_rules(has_inconsistent))
+
+
+@functools.cache  # expressions are immutable: built once, not per file
+def option_rules(has_inconsistent: bool = False) -> list[tuple[str, pl.Expr]]:
+    """The option row rules, in order: (reason, condition that rejects the row).
 
     Expects the canonical SPX_OPTIONS columns plus ``_bad`` (name of the first field
     that failed to parse, or null) and, when ``has_inconsistent``, a boolean
@@ -96,7 +110,7 @@ def option_reason(has_inconsistent: bool = False) -> pl.Expr:
         ("impossible_vendor_iv", (c("vendor_iv") < 0) | (c("vendor_iv") > IV_MAX)),
         ("impossible_vendor_greek", c("vendor_delta").abs() > 1),
     ]
-    return _chain(rules)
+    return rules
 
 
 def daily_reason(date_col: str, prices: list[str], *, ohlc: tuple[str, str, str, str] | None,
@@ -151,16 +165,18 @@ def split_quarantine(
 
 
 def quarantine_rows(bad: pl.DataFrame, *, reason_col: str, table: str, source: str,
-                    date_col: str | None, raw_col: str = "_raw") -> pl.DataFrame:
-    """QUARANTINE-shaped rows for ``bad`` (reason from ``reason_col``)."""
+                    date_col: str | None, raw_col: str | pl.Expr = "_raw") -> pl.DataFrame:
+    """QUARANTINE-shaped rows for ``bad`` (reason from ``reason_col``); ``raw_col`` is the
+    struct column of the original fields, or an expression building it (eager or lazy)."""
     qd = pl.col(date_col).cast(pl.Date) if date_col else pl.lit(None, pl.Date)
+    raw = pl.col(raw_col) if isinstance(raw_col, str) else raw_col
     return bad.select(
         pl.lit(table, pl.String).alias("table_name"),
         qd.alias("quote_date"),
         pl.lit(source, pl.String).alias("source"),
         pl.col("line").cast(pl.Int64),
         pl.col(reason_col).cast(pl.String).alias("reason"),
-        pl.col(raw_col).struct.json_encode().alias("raw"),
+        raw.struct.json_encode().alias("raw"),
     )
 
 
@@ -170,13 +186,17 @@ def empty_quarantine() -> pl.DataFrame:
 
 def resolve_duplicates(
     frame: pl.DataFrame, key: list[str], prefer: list[pl.Expr], *, table: str, source: str,
-    date_col: str | None, reason: str = "duplicate_contract",
+    date_col: str | None, reason: str = "duplicate_contract", raw: pl.LazyFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Keep one row per ``key``; the others go to quarantine with ``reason``.
 
     The winner is the row that sorts first by ``prefer`` (each expression sorted
     descending, e.g. snapshot time, two-sidedness, completeness) and then by the
     lowest line number, so the result does not depend on the input order.
+
+    The losers' original fields come from ``frame``'s ``_raw`` column or, when
+    ``frame`` does not carry it, from ``raw``: ``line``, ``option_type`` and ``_raw``
+    of every row read (looked up only when there are duplicates).
     """
     if frame.is_empty():
         return frame, empty_quarantine()
@@ -197,9 +217,12 @@ def resolve_duplicates(
     first = pl.struct(key).is_first_distinct()
     keep = pl.concat([clean, ranked.filter(first).drop(names)], how="vertical")
     lose = ranked.filter(~first).drop(names).with_columns(pl.lit(reason).alias("_reason"))
+    if "_raw" not in lose.columns and raw is not None:
+        lose = lose.join(raw.collect(), on=["line", "option_type"], how="left")
     return keep, quarantine_rows(lose, reason_col="_reason", table=table, source=source, date_col=date_col)
 
 
+@functools.cache
 def option_preference() -> list[pl.Expr]:
     """Duplicate resolution for option rows: most recent, then two-sided, then most complete."""
     c = pl.col
@@ -210,9 +233,27 @@ def option_preference() -> list[pl.Expr]:
     return [c("snapshot_time"), ((c("bid") > 0) & (c("ask") > 0)).cast(pl.Int8), completeness]
 
 
-def option_quality(good: pl.DataFrame, rows_read: int, n_quarantined: int,
+def quality_by_day(options: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
+    """Per quote date of stored option rows: ``two_sided`` (share of two-sided near-the-money
+    quotes, null when the day has no near strikes), ``zero_bids``, ``rows``, ``n_ntm``."""
+    c = pl.col
+    near = ((c("strike") / c("underlying_price") - 1).abs() <= NTM_MONEYNESS) & (c("expiration") > c("quote_date"))
+    # Expirations settling on the quote date are excluded: at the close they are settled, not quoted.
+    ntm = near & ((c("expiration") - c("quote_date")).dt.total_days() <= NTM_MAX_DAYS)
+    two_sided = (c("bid") > 0) & (c("ask") >= c("bid"))
+    return options.group_by("quote_date").agg(  # one row per quote date: a handful per file
+        # days whose only near strikes are further out fall back to those; days with none are not scored
+        pl.coalesce(two_sided.filter(ntm).mean(), two_sided.filter(near).mean()).alias("two_sided"),
+        (c("bid") == 0).sum().alias("zero_bids"),
+        pl.len().alias("rows"),
+        pl.when(ntm.sum() > 0).then(ntm.sum()).otherwise(near.sum()).alias("n_ntm"),
+    ).sort("quote_date")
+
+
+def option_quality(days: pl.DataFrame, rows_read: int, n_quarantined: int,
                    kinds: list[str]) -> tuple[dict[str, float], list[str]]:
-    """File-level quality of an options file (see module docstring for the definitions).
+    """File-level quality of an options file (see module docstring for the definitions),
+    from :func:`quality_by_day` of its stored rows.
 
     Returns the ``quality`` dict and the ``flags`` list of :class:`ReadResult`.
     Multi-day files are scored per quote date; the file's two-sided share is the
@@ -220,23 +261,11 @@ def option_quality(good: pl.DataFrame, rows_read: int, n_quarantined: int,
     """
     q_share = n_quarantined / rows_read if rows_read else 1.0
     flags: list[str] = []
-    if good.is_empty():
-        per_day = pl.DataFrame(schema={"quote_date": pl.Date, "two_sided": pl.Float64, "zero_bid": pl.Float64, "n_ntm": pl.UInt32})
-    else:
-        c = pl.col
-        near = ((c("strike") / c("underlying_price") - 1).abs() <= NTM_MONEYNESS) & (c("expiration") > c("quote_date"))
-        # Expirations settling on the quote date are excluded: at the close they are settled, not quoted.
-        ntm = near & ((c("expiration") - c("quote_date")).dt.total_days() <= NTM_MAX_DAYS)
-        two_sided = (c("bid") > 0) & (c("ask") >= c("bid"))
-        per_day = good.group_by("quote_date").agg(
-            # days whose only near strikes are further out fall back to those; days with none are not scored
-            pl.coalesce(two_sided.filter(ntm).mean(), two_sided.filter(near).mean()).alias("two_sided"),
-            (c("bid") == 0).mean().alias("zero_bid"),
-            pl.when(ntm.sum() > 0).then(ntm.sum()).otherwise(near.sum()).alias("n_ntm"),
-        ).filter(pl.col("two_sided").is_not_null())
-        per_day = per_day.sort("quote_date")
+    c = pl.col
+    stored = int(days["rows"].sum())
+    per_day = days.filter(c("two_sided").is_not_null()).with_columns((c("zero_bids") / c("rows")).alias("zero_bid"))
     two_sided_share = float(per_day["two_sided"].min()) if per_day.height else 0.0
-    zero_bid_share = float(good.select((pl.col("bid") == 0).mean()).item()) if good.height else 1.0
+    zero_bid_share = days["zero_bids"].sum() / stored if stored else 1.0
     for row in per_day.filter(pl.col("two_sided") < STALE_TWO_SIDED_MIN).iter_rows(named=True):
         # one flag per stale day: a handful of days at most, not a loop over options
         flags.append(
@@ -244,11 +273,11 @@ def option_quality(good: pl.DataFrame, rows_read: int, n_quarantined: int,
             f"{row['two_sided']:.0%} of {row['n_ntm']} near-the-money quotes two-sided "
             f"(threshold {STALE_TWO_SIDED_MIN:.0%})"
         )
-    if good.is_empty():
+    if not stored:
         flags.append("no_rows_stored")
     if q_share > HIGH_QUARANTINE_SHARE:
         flags.append(f"high_quarantine_share: {q_share:.0%} of rows quarantined")
-    stale = any(f.startswith("stale_snapshot") for f in flags) or good.is_empty()
+    stale = any(f.startswith("stale_snapshot") for f in flags) or not stored
     quality = {
         "score": two_sided_share * (1.0 - q_share),
         "two_sided_share": two_sided_share,

@@ -56,6 +56,15 @@ def conform_table(frame: pl.DataFrame, table: str) -> pl.DataFrame:
     return schemas.conform(frame, schemas.SCHEMAS[table])
 
 
+def conform_exprs(table: str, available: list[str], *, source: str) -> list[pl.Expr]:
+    """Expressions selecting the canonical columns of ``table`` from a frame with columns
+    ``available`` (missing ones null), with ``source`` set to the file's tag."""
+    schema = schemas.SCHEMAS[table]
+    exprs = schemas.conform_exprs(schema, available)
+    return [pl.lit(source, pl.String).alias("source") if name == "source" else expr
+            for name, expr in zip(schema.columns, exprs)]
+
+
 def conform_quarantine(frames: list[pl.DataFrame]) -> pl.DataFrame:
     frames = [f.select([pl.col(c).cast(t) for c, t in QUARANTINE_COLUMNS.items()]) for f in frames if f.height]
     if not frames:

@@ -22,6 +22,8 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 _UTF8_BOM = b"\xef\xbb\xbf"
+#: A carriage return that does not end a line (old Mac files), which polars would not split on.
+_BARE_CR = re.compile(rb"\r(?!\n)")
 #: Archive members that describe a delivery rather than hold its data.
 _DOC_MEMBER = re.compile(r"(description|readme|license)", re.IGNORECASE)
 _DATA_MEMBER = re.compile(r"\.(csv|txt|zip)$", re.IGNORECASE)
@@ -81,14 +83,17 @@ class Source:
         return "" if pos is None else self.text[pos:]
 
     @cached_property
-    def lf_bytes(self) -> bytes:
-        """The content as bytes with plain LF line ends: ``data`` itself unless it has CRs
-        (no copy of a large file in the common case)."""
-        return self.data if b"\r" not in self.data else self.text.encode()
+    def csv_bytes(self) -> bytes:
+        """The content as bytes whose lines polars' CSV parser splits exactly as :attr:`lines`:
+        ``data`` itself (no copy) when every carriage return ends a line (LF or CRLF
+        files; polars reads CRLF natively), else the text with CRs removed, re-encoded."""
+        if b"\r" not in self.data:  # a memchr scan, the common case
+            return self.data
+        return self.data if _BARE_CR.search(self.data) is None else self.text.encode()
 
     def line_offset(self, idx: int) -> int | None:
-        """Offset in :attr:`lf_bytes` where line ``idx + 1`` starts (None past the end)."""
-        return _line_start(self.lf_bytes, b"\n", idx)
+        """Offset in :attr:`csv_bytes` where line ``idx + 1`` starts (None past the end)."""
+        return _line_start(self.csv_bytes, b"\n", idx)
 
     @property
     def tag(self) -> str:

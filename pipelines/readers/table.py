@@ -99,7 +99,7 @@ def _split_fast(src: Source, first_idx: int, names: list[str],
     """The common case, straight from the file's bytes with polars' CSV parser: no
     quotes, no blank lines, every row complete. Returns None whenever the careful path
     is needed (it then finds and reports the exact problem)."""
-    data, start = src.lf_bytes, src.line_offset(first_idx)
+    data, start = src.csv_bytes, src.line_offset(first_idx)
     if start is None or start >= len(data) or data.find(b'"', start) >= 0:
         return None
     try:
@@ -112,9 +112,10 @@ def _split_fast(src: Source, first_idx: int, names: list[str],
     # either way the careful path takes over (a row with too many fields raised above)
     if out.is_empty() or out[names[-1]].null_count():
         return None
-    out = out.with_columns(pl.int_range(first_idx + 1, first_idx + 1 + out.height, dtype=pl.Int64).alias(LINE))
     strings = [c for c in names if out.schema[c] == pl.String]
-    return out.with_columns(_clean(strings)) if strings else out
+    return out.with_columns(
+        pl.int_range(first_idx + 1, first_idx + 1 + out.height, dtype=pl.Int64).alias(LINE), *_clean(strings)
+    )
 
 
 def _clean(names: list[str]) -> list[pl.Expr]:

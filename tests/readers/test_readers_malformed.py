@@ -223,10 +223,10 @@ def test_careful_parser_stores_exactly_what_the_fast_parser_stores(tmp_path: Pat
     assert a.tables["spx_options"].drop("source").equals(b.tables["spx_options"].drop("source"))
 
 
-@pytest.mark.parametrize("variant", ["no_calcs", "trailing_commas", "gzip", "zip", "crlf"])
+@pytest.mark.parametrize("variant", ["no_calcs", "trailing_commas", "gzip", "zip", "crlf", "cr"])
 def test_valid_variants_read_cleanly(tmp_path: Path, variant: str) -> None:
     text = C(calcs=variant != "no_calcs", trailing_commas=variant == "trailing_commas")
-    text = text.replace("\n", "\r\n") if variant == "crlf" else text
+    text = text.replace("\n", {"crlf": "\r\n", "cr": "\r"}.get(variant, "\n"))
     p = tmp_path / "quotes.bin"
     p.write_bytes(_gz(text) if variant == "gzip" else _zip({"spx_quotedata.csv": text}) if variant == "zip" else text.encode())
     r = read_file(p)
