@@ -57,7 +57,9 @@ def check_roots(src: Source, frame: pl.DataFrame, allowed: frozenset[str] | None
     allowed = allowed if allowed is not None else frozenset(schemas.ROOTS)
     if set(frame["root"].drop_nulls().unique().to_list()) <= allowed:  # a handful of roots per file
         return
-    bad = frame.select("root", "line", "option_type").filter(pl.col("root").is_not_null() & ~pl.col("root").is_in(list(allowed)))
+    bad = frame.select("root", "line", "option_type").filter(
+        pl.col("root").is_not_null() & ~pl.col("root").is_in(list(allowed))
+    )
     if bad.height:
         bad = bad.sort("line")
         root = bad["root"][0]
@@ -87,10 +89,10 @@ def finish_options(src: Source, fmt: str, frame: pl.DataFrame | pl.LazyFrame, *,
     raw = pl.col("_raw") if raw is None else raw
     rules = q.option_rules(has_inconsistent)
     judged = frame.lazy().with_columns(q.rejected(rules).alias("_rejected"))
-    fine = ~pl.col("_rejected")
+    rejected = pl.col("_rejected")
     good, bad, kinds, roots = pl.collect_all([
-        judged.filter(fine).select(LINE, *conform_exprs(TABLE, judged.collect_schema().names(), source=src.tag)),
-        q.quarantine_rows(judged.filter(~fine).with_columns(q.option_reason(has_inconsistent).alias("_reason")),
+        judged.filter(~rejected).select(LINE, *conform_exprs(TABLE, judged.collect_schema().names(), source=src.tag)),
+        q.quarantine_rows(judged.filter(rejected).with_columns(q.option_reason(has_inconsistent).alias("_reason")),
                           reason_col="_reason", table=TABLE, source=src.tag, date_col="quote_date", raw_col=raw),
         judged.select(pl.col("snapshot_kind").drop_nulls().unique().sort()),
         judged.select(pl.col("root").drop_nulls().unique()),
