@@ -29,6 +29,7 @@ import polars as pl
 from pipelines import calendar as cal
 from pipelines.readers.options_common import (
     SYMBOL_FIELDS,
+    check_roots,
     finish_options,
     malformed_occ_symbol,
     occ_symbol_columns,
@@ -90,6 +91,7 @@ def read(src: Source, *, allowed_roots: frozenset[str] | None = None) -> ReadRes
     numeric = {c: pl.Float64 for c in names if c not in ("exp", "c_sym", "p_sym")}
     rows = split_rows(src, hdr_idx + 1, names, numeric,
                       body_check=lambda: _check_body_preambles(src, hdr_idx, quote_date))
+    check_roots(src, _roots(rows), allowed_roots, column={"C": "Calls", "P": "Puts"})
     frame = _contracts(rows.lazy(), side_cols).with_columns(
         pl.lit(quote_date, pl.Date).alias("quote_date"),
         pl.lit(ts, pl.Datetime("us", "America/New_York")).alias("snapshot_time"),
@@ -98,8 +100,7 @@ def read(src: Source, *, allowed_roots: frozenset[str] | None = None) -> ReadRes
         settlement_expr().alias("settlement"),
     )
     return finish_options(src, FORMAT, frame, rows_read=2 * rows.height, has_inconsistent=True,
-                          raw=_raw_fields(side_cols), root_column={"C": "Calls", "P": "Puts"},
-                          allowed_roots=allowed_roots)
+                          raw=_raw_fields(side_cols), snapshot_kind=kind)
 
 
 def _snapshot(src: Source, hdr_idx: int):
@@ -160,6 +161,14 @@ def _find_date_line(body: str) -> int | None:
                 return line_start
             start = i + 1
     return None
+
+
+def _roots(rows: pl.DataFrame) -> pl.DataFrame:
+    """``root``, ``line`` and ``option_type`` of every well-formed symbol, for :func:`check_roots`."""
+    return pl.concat([
+        rows.select(occ_symbol_columns(pl.col(f"{p}_sym"))[0], LINE, pl.lit(side).alias("option_type"))
+        for p, side in (("c", "C"), ("p", "P"))
+    ])
 
 
 #: Prefix of a side's original fields, kept beside the typed columns for the quarantine.

@@ -76,34 +76,33 @@ def settlement_expr() -> pl.Expr:
 
 def finish_options(src: Source, fmt: str, frame: pl.DataFrame | pl.LazyFrame, *, rows_read: int,
                    has_inconsistent: bool = False, raw: pl.Expr | None = None,
-                   root_column: dict[str, str] | None = None, allowed_roots: frozenset[str] | None = None) -> ReadResult:
+                   snapshot_kind: str | None = None) -> ReadResult:
     """Apply the option row rules, resolve duplicates, conform and score.
 
     ``frame`` holds the canonical SPX_OPTIONS columns (typed) plus ``line``, ``_bad``
     and optionally ``_inconsistent``; ``raw`` builds the struct of a row's original
-    fields (default: its ``_raw`` column). The stored rows, the quarantined ones (only
-    they get their raw fields encoded) and the distinct roots and snapshot kinds come
-    out of one query, so a lazy ``frame`` is parsed once. With ``root_column`` (side ->
-    column read, for :func:`check_roots`) the roots are checked here.
+    fields (default: its ``_raw`` column). The stored rows and the quarantined ones
+    (only they get their raw fields encoded) come out of one query, so a lazy
+    ``frame`` is parsed once. ``snapshot_kind``: the file's kind when the reader knows
+    it for all rows (else the distinct kinds of the rows are looked up).
     """
     raw = pl.col("_raw") if raw is None else raw
     rules = q.option_rules(has_inconsistent)
     judged = frame.lazy().with_columns(q.rejected(rules).alias("_rejected"))
     rejected = pl.col("_rejected")
-    good, bad, kinds, roots = pl.collect_all([
+    queries = [
         judged.filter(~rejected).select(LINE, *conform_exprs(TABLE, judged.collect_schema().names(), source=src.tag)),
         q.quarantine_rows(judged.filter(rejected).with_columns(q.option_reason(has_inconsistent).alias("_reason")),
                           reason_col="_reason", table=TABLE, source=src.tag, date_col="quote_date", raw_col=raw),
-        judged.select(pl.col("snapshot_kind").drop_nulls().unique().sort()),
-        judged.select(pl.col("root").drop_nulls().unique()),
-    ])
-    if root_column is not None and not set(roots["root"]) <= (allowed_roots or frozenset(schemas.ROOTS)):
-        check_roots(src, judged.select("root", LINE, "option_type").collect(), allowed_roots, column=root_column)
+    ]
+    if snapshot_kind is None:
+        queries.append(judged.select(pl.col("snapshot_kind").drop_nulls().unique().sort()))
+    good, bad, *kinds = pl.collect_all(queries)
     good, dup = q.resolve_duplicates(good, q.OPTION_KEY, q.option_preference(), table=TABLE, source=src.tag,
                                      date_col="quote_date", raw=judged.select(LINE, "option_type", raw.alias("_raw")))
     table = good.drop(LINE)
     quarantine = conform_quarantine([bad, dup])
-    kinds = kinds["snapshot_kind"].to_list()
+    kinds = [snapshot_kind] if snapshot_kind is not None else kinds[0]["snapshot_kind"].to_list()
     quality, flags = q.option_quality(q.quality_by_day(table), rows_read, quarantine.height, kinds)
     return ReadResult(
         path=src.path, format=fmt, tables={TABLE: table}, quarantine=quarantine, rows_read=rows_read,

@@ -76,12 +76,13 @@ def rejected(rules: list[tuple[str, pl.Expr]]) -> pl.Expr:
     return pl.any_horizontal([cond.fill_null(False) for _, cond in rules])
 
 
+@functools.cache  # expressions are immutable: built once, not per file
 def option_reason(has_inconsistent: bool = False) -> pl.Expr:
     """Quarantine reason for each canonical option row (null = row is fine); see :func:`option_rules`."""
     return _chain(option_rules(has_inconsistent))
 
 
-@functools.cache  # expressions are immutable: built once, not per file
+@functools.cache
 def option_rules(has_inconsistent: bool = False) -> list[tuple[str, pl.Expr]]:
     """The option row rules, in order: (reason, condition that rejects the row).
 
