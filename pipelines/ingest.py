@@ -97,16 +97,18 @@ def store_rows(
     source: str,
     mode: str = "replace",
     extra_quarantine: pl.DataFrame | None = None,
+    replace_within: pl.Expr | None = None,
 ) -> StoreReport:
     """Validate ``frame`` and store it as the ``kind`` rows of ``table`` for ``dates``.
 
     ``extra_quarantine`` carries rows a vendor reader already rejected, so the
     quarantine record of one source is written in one piece with its data.
+    ``mode`` and ``replace_within``: see :meth:`Warehouse.write_partitions`.
     """
     good, bad = split_valid(frame, table, source)
     if extra_quarantine is not None and extra_quarantine.height:
         bad = pl.concat([extra_quarantine, bad], how="vertical_relaxed")
-    warehouse.write_partitions(table, good, kind, dates, mode=mode, validated=True)
+    warehouse.write_partitions(table, good, kind, dates, mode=mode, validated=True, replace_within=replace_within)
     warehouse.write_quarantine(f"{table}__{source}", bad, dates)
     reasons = dict(bad.group_by("reason").len().iter_rows()) if bad.height else {}
     return StoreReport(table, frame.height + (0 if extra_quarantine is None else extra_quarantine.height), good.height, bad.height, reasons)

@@ -21,6 +21,8 @@ import pandera.polars as pa
 NY_TZ = "America/New_York"
 SNAPSHOT_KINDS = ["eod", "overnight", "intraday"]
 ROOTS = ["SPX", "SPXW", "XSP", "SPY"]
+#: The underlying each option root is written on (SPXW are the SPX weeklies; XSP is the mini-SPX index).
+UNDERLYING = {"SPX": "SPX", "SPXW": "SPX", "XSP": "XSP", "SPY": "SPY"}
 
 
 def _nonneg(nullable: bool = True, **kw) -> pa.Column:
@@ -179,8 +181,8 @@ def empty_frame(schema: pa.DataFrameSchema) -> pl.DataFrame:
 
 def conform(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:
     """Select and cast ``frame`` to the schema's column order and dtypes (no validation)."""
-    if frame.schema == empty_frame(schema).schema:  # already canonical: no query at all
-        return frame
+    if list(frame.schema.items()) == [(name, col.dtype.type) for name, col in schema.columns.items()]:
+        return frame  # canonical already: no query
     return frame.select(conform_exprs(schema, frame.columns))
 
 

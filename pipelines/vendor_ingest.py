@@ -4,7 +4,8 @@ Used by ``volsignals ingest`` and by the landing-folder sensor. A file is read w
 before anything is stored, so a rejected file (:class:`VendorFileError`) changes
 nothing; a file flagged as a stale snapshot (mostly zero bids) is not stored unless
 the caller accepts flagged files explicitly. Option chains replace the vendor chain of
-their session atomically (a corrected file for a date replaces that date); other
+their session and underlying atomically (a corrected file for a date replaces that
+date's chain of that underlying; the SPY chain of the day stays beside SPX's); other
 tables are upserted by key.
 """
 
@@ -20,10 +21,12 @@ import polars as pl
 from pipelines.calendar import NY
 from pipelines.ingest import StoreReport, store_rows
 from pipelines.readers import ReadResult, VendorFileError, read_file
+from pipelines.schemas import UNDERLYING
 from pipelines.warehouse import TABLES, Warehouse
 
-#: Tables whose vendor rows for a session are replaced as a whole by a newer file.
-REPLACE_BY_SESSION = {"spx_options"}
+#: Tables whose vendor rows for a session are replaced by a newer file as a whole, per
+#: group: a day's option chain per underlying (an SPY chain leaves that day's SPX chain be).
+REPLACE_BY_SESSION = {"spx_options": pl.col("root").replace_strict(UNDERLYING, default=pl.col("root"))}
 
 
 @dataclass
@@ -74,11 +77,11 @@ def store_result(store: Warehouse, result: ReadResult) -> list[StoreReport]:
     reports = []
     for table, frame in result.tables.items():
         col = TABLES[table].date_column
-        dates = sorted(set(frame[col].unique().to_list()) | set(_quarantine_dates(result, table)))
+        extra = result.quarantine.filter(pl.col("table_name") == table) if result.quarantine.height else None
+        dates = sorted(set(frame[col].unique().to_list()) | set(_quarantine_dates(extra)))
         if not dates:
             continue
         source = frame["source"][0] if frame.height else result.quarantine["source"][0]
-        extra = result.quarantine.filter(pl.col("table_name") == table)
         reports.append(
             store_rows(
                 store,
@@ -89,14 +92,14 @@ def store_result(store: Warehouse, result: ReadResult) -> list[StoreReport]:
                 source=_stable_source(source),
                 mode="replace" if table in REPLACE_BY_SESSION else "upsert",
                 extra_quarantine=extra,
+                replace_within=REPLACE_BY_SESSION.get(table),
             )
         )
     return reports
 
 
-def _quarantine_dates(result: ReadResult, table: str) -> list[date]:
-    q = result.quarantine.filter((pl.col("table_name") == table) & pl.col("quote_date").is_not_null())
-    return q["quote_date"].unique().to_list()
+def _quarantine_dates(quarantine: pl.DataFrame | None) -> list[date]:
+    return [] if quarantine is None else quarantine["quote_date"].drop_nulls().unique().to_list()
 
 
 def ingest_file(store: Warehouse, path: str | Path, accept_flagged: bool = False) -> FileReport:

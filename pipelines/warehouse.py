@@ -38,7 +38,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -249,11 +249,16 @@ class Warehouse:
         dates: Sequence[date],
         mode: str = "replace",
         validated: bool = False,
+        replace_within: pl.Expr | None = None,
     ) -> dict[str, int]:
         """Store ``frame``'s rows for ``dates`` of ``table`` as ``kind`` rows.
 
         ``mode="replace"``: the rows of ``kind`` for each of ``dates`` become exactly the
         rows of ``frame`` for that date (a date with no rows in ``frame`` is emptied).
+        With ``replace_within`` (an expression grouping rows, e.g. the underlying of an
+        option's root, for a one-file-per-session table), only the stored rows of the
+        groups that ``frame`` brings for a date are replaced: an SPY chain landed for a
+        day does not remove that day's SPX chain.
         ``mode="upsert"``: rows of ``frame`` replace stored rows with the same key
         (the schema's ``unique`` columns), other stored rows of those dates stay.
 
@@ -276,10 +281,35 @@ class Warehouse:
         by_partition: dict[str, list[date]] = {}
         for d in wanted:
             by_partition.setdefault(_partition_name(layout, d), []).append(d)
-        if layout.grain == "date" and len(by_partition) > 1:
-            with self.write_lock():
-                self.ensure_schema_file(table, frame)
+        with self.write_lock():
+            self.ensure_schema_file(table, frame)
+            if replace_within is not None:
+                frame = self._with_other_groups(table, frame, kind, by_partition, replace_within)
+            if layout.grain == "date" and len(by_partition) > 1:
                 return self._publish_sessions(table, frame, kind, by_partition)
+            return self._publish_partitions(table, frame, kind, by_partition, mode)
+
+    def _with_other_groups(self, table: str, frame: pl.DataFrame, kind: str, by_partition: dict[str, list[date]],
+                           group: pl.Expr) -> pl.DataFrame:
+        """``frame`` plus the stored rows of its sessions whose group it does not bring."""
+        layout = TABLES[table]
+        if layout.grain != "date":
+            raise ValueError(f"{table}: replace_within needs one file per session, not per {layout.grain}")
+        col = layout.date_column
+        brought = frame.select(col, group.alias("_group")).unique()
+        kept = []
+        for part in by_partition:
+            versions = _versions(self.table_dir(table) / part, kind)
+            if versions:
+                old = pl.read_parquet(versions[-1]).with_columns(group.alias("_group"))
+                kept.append(old.join(brought, on=[col, "_group"], how="anti").drop("_group"))
+        return pl.concat([*kept, frame], how="vertical_relaxed") if kept else frame
+
+    def _publish_partitions(self, table: str, frame: pl.DataFrame, kind: str, by_partition: dict[str, list[date]],
+                            mode: str) -> dict[str, int]:
+        """One partition after the other; a year partition merges with its stored rows."""
+        layout = TABLES[table]
+        col = layout.date_column
         rows_of = _split_by_partition(frame, layout, by_partition)
         keys = (unique_keys(layout.schema) if layout.schema is not None else None) or [col]
 
@@ -299,9 +329,7 @@ class Warehouse:
             _publish(new_rows, directory, kind, versions)
             return new_rows.height
 
-        with self.write_lock():
-            self.ensure_schema_file(table, frame)
-            return {part: write(part) for part in by_partition}
+        return {part: write(part) for part in by_partition}
 
     def _publish_sessions(self, table: str, frame: pl.DataFrame, kind: str,
                           by_partition: dict[str, list[date]]) -> dict[str, int]:
@@ -331,6 +359,8 @@ class Warehouse:
                     _publish(pl.concat([frame.clear(), *map(pl.read_parquet, staged)]), directory, kind)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+            with suppress(OSError):  # another writer's staging may still be there
+                staging.parent.rmdir()
         return {part: rows.get(part, 0) for part in by_partition}
 
     def write_table(self, table: str, frame: pl.DataFrame) -> int:

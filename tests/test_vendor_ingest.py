@@ -65,6 +65,31 @@ def test_a_corrected_file_replaces_that_session_whole(store, tmp_path):
     assert stored["source"].str.contains("spx_quotedata_fixed").all()
 
 
+def spy_text(**kw) -> str:
+    """The sample chain's weeklies as an SPY export (same day, other underlying)."""
+    lines = cboe_text(**kw).split("\n")
+    return "\n".join(line.replace("SPXW2", "SPY2") for line in lines if ",SPX2" not in line)
+
+
+def test_chains_of_other_underlyings_on_the_same_day_are_kept_side_by_side(store, tmp_path):
+    ingest_file(store, write(tmp_path / "spx_quotedata.csv.gz", cboe_text()))
+    spx = chain(store)
+    report = ingest_file(store, write(tmp_path / "spy_quotedata.csv.gz", spy_text()))
+    stored = chain(store)
+    assert stored.filter(pl.col("root") == "SPY").height == report.stored[0].rows_stored > 0
+    assert stored.filter(pl.col("root") != "SPY").equals(spx)
+
+
+def test_a_corrected_file_replaces_only_its_own_underlyings_chain(store, tmp_path):
+    ingest_file(store, write(tmp_path / "spx_quotedata.csv.gz", cboe_text()))
+    ingest_file(store, write(tmp_path / "spy_quotedata.csv.gz", spy_text()))
+    spy = chain(store).filter(pl.col("root") == "SPY")
+    ingest_file(store, write(tmp_path / "spx_quotedata_fixed.csv.gz", cboe_text(spot="4150.0")))
+    stored = chain(store)
+    assert stored.filter(pl.col("root") == "SPY").equals(spy)
+    assert stored.filter(pl.col("root") != "SPY")["underlying_price"].unique().to_list() == [4150.0]
+
+
 def test_a_rejected_file_changes_nothing_already_stored(store, tmp_path):
     ingest_file(store, write(tmp_path / "good.csv.gz", cboe_text()))
     before = chain(store)
