@@ -38,7 +38,7 @@ from pipelines.warehouse import Warehouse  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 REPLICAS = 20
-REPEATS = 5
+REPEATS = 7
 TARGET = 0.70
 
 

@@ -347,16 +347,19 @@ class Warehouse:
             frame.lazy().sink_parquet(
                 pl.PartitionBy(staging, key=key, include_key=False, max_rows_per_file=None,
                                approximate_bytes_per_file=None,
-                               file_path_provider=lambda f: f"{f.partition_keys['_partition'][0]}/{f.index_in_partition}.parquet"),
+                               file_path_provider=lambda f: f"{f.partition_keys['_partition'][0]}.{f.index_in_partition}"),
                 mkdir=True, compression="zstd", statistics=True,
             )
             rows = dict(frame.group_by(key).len().iter_rows())
+            staged: dict[str, list[Path]] = {}  # partition -> its files, "<partition>.<index>"
+            for f in sorted(staging.iterdir() if staging.exists() else [], key=lambda f: int(f.suffix[1:])):
+                staged.setdefault(f.stem, []).append(f)
             for part in by_partition:
-                directory, staged = self.table_dir(table) / part, sorted((staging / part).glob("*.parquet"), key=lambda f: int(f.stem))
-                if len(staged) == 1:
-                    _install(directory, kind, lambda path: _move_durably(staged[0], path))
+                directory, files = self.table_dir(table) / part, staged.get(part, [])
+                if len(files) == 1:
+                    _install(directory, kind, lambda path: _move_durably(files[0], path))
                 else:  # no rows for this session, or (never seen) polars split it into several files
-                    _publish(pl.concat([frame.clear(), *map(pl.read_parquet, staged)]), directory, kind)
+                    _publish(pl.concat([frame.clear(), *map(pl.read_parquet, files)]), directory, kind)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             with suppress(OSError):  # another writer's staging may still be there

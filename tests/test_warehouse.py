@@ -118,6 +118,12 @@ def test_a_multi_session_write_stores_one_file_per_session_exactly_as_single_wri
     assert not (store.root / "staging").exists()  # nothing staged is left behind
 
 
+def test_a_multi_session_replace_with_no_rows_at_all_empties_every_session(store):
+    store.write_partitions("spx_options", option_rows([D1, D2], 1.0), "vendor", [D1, D2])
+    store.write_partitions("spx_options", option_rows([D1], 1.0).clear(), "vendor", [D1, D2])
+    assert store.read("spx_options").is_empty()
+
+
 def test_a_multi_session_replace_empties_a_session_without_rows(store):
     store.write_partitions("spx_options", option_rows([D1, D2], 1.0), "vendor", [D1, D2])
     store.write_partitions("spx_options", option_rows([D1], 2.0), "vendor", [D1, D2])
