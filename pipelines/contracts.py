@@ -4,11 +4,13 @@ pandera runs each check of a schema as its own polars query and collects it twic
 pass/fail flag, then the failure cases), so a contract costs a few milliseconds per check
 whatever the frame's size: about 60 ms for the 30 checks of ``spx_options`` on a
 20 k-row chain, more than parsing the vendor file. Here the *same* ``Check`` objects are
-evaluated by pandera's own check backend (``PolarsCheckBackend.apply``, the function
-pandera calls), and all their outputs are collected together in one query. The rules
-and their names are pandera's, so a rule added to a schema in ``pipelines/schemas.py``
-is enforced here without any change; ``tests/test_contracts.py`` checks that the
-failures found are exactly the ones pandera reports.
+evaluated with pandera's own check functions: a check that selects one expression (all of
+pandera's built-in polars checks do, and ours) contributes that expression; any other
+runs through pandera's check backend (``PolarsCheckBackend.apply``). All verdicts are
+computed in one query, and the common case, every row passing, is answered with one
+boolean per rule. The rules and their names are pandera's, so a rule added to a schema in
+``pipelines/schemas.py`` is enforced here without any change; ``tests/test_contracts.py``
+checks that the failures found are exactly the ones pandera reports.
 
 Failure labels are ``"<column>:<check>"`` as pandera names them (``"bid:not_nullable"``,
 ``"strike:greater_than(0)"``, ``"spx_options:bid_le_ask"`` for a check of the whole row).
@@ -76,9 +78,8 @@ def row_failures(frame: pl.DataFrame, schema: pa.DataFrameSchema, *, uniqueness:
     ]
     if rules and uniqueness:
         rules += _unique_rules(frame, schema)
-    none = pl.DataFrame(schema={INDEX: pl.UInt32, "reason": pl.String})
     if not rules or _all_pass(lf, [verdict for _, verdict in rules]):
-        return none
+        return pl.DataFrame(schema={INDEX: pl.UInt32, "reason": pl.String})
     names = [f"_rule{i}" for i in range(len(rules))]
     labels = [pl.when(~pl.col(n)).then(pl.lit(label)) for n, (label, _) in zip(names, rules)]
     return (

@@ -104,6 +104,25 @@ def test_daily_rows_fail_the_same_rules_as_under_pandera(rows):
     )
 
 
+def test_checks_that_are_not_one_select_run_through_pandera_and_agree_with_it():
+    schema = pa.DataFrameSchema(
+        {
+            "x": pa.Column(pl.Float64, [
+                pa.Check(lambda v: v < 10, element_wise=True, name="below_ten"),
+                pa.Check(lambda d: d.lazyframe.with_columns(pl.col(d.key) * 2).select(pl.col(d.key) > 0),
+                         name="doubled_positive"),
+            ], nullable=True),
+            "y": pa.Column(pl.Int64),
+        },
+        checks=[pa.Check(lambda d: d.lazyframe.select(pl.col("x") > 0, pl.col("y") > 0), name="both_positive")],
+        name="custom",
+    )
+    frame = pl.DataFrame({"x": [1.0, -2.0, 12.0, None], "y": [1, 2, -3, 4]})
+    ours = _ours(frame, schema, uniqueness=True)
+    assert ours == _pandera_failures(frame, schema, uniqueness=True)
+    assert ours == {1: "custom:both_positive;x:doubled_positive", 2: "custom:both_positive;x:below_ten"}
+
+
 def test_a_clean_frame_has_no_failures():
     frame = schemas.empty_frame(schemas.VIX_TERM_STRUCTURE).vstack(
         pl.DataFrame({"date": [date(2024, 1, 2)], "series": ["VIX"], "value": [13.2], "source": ["t"]})
