@@ -21,12 +21,12 @@ import polars as pl
 from pipelines.calendar import NY
 from pipelines.ingest import StoreReport, store_rows
 from pipelines.readers import ReadResult, VendorFileError, read_file
-from pipelines.schemas import UNDERLYING
-from pipelines.warehouse import TABLES, Warehouse
+from pipelines.warehouse import TABLES, Warehouse, precedence_group
 
 #: Tables whose vendor rows for a session are replaced by a newer file as a whole, per
-#: group: a day's option chain per underlying (an SPY chain leaves that day's SPX chain be).
-REPLACE_BY_SESSION = {"spx_options": pl.col("root").replace_strict(UNDERLYING, default=pl.col("root"))}
+#: precedence group: a day's option chain per underlying (an SPY chain leaves that day's
+#: SPX chain be).
+REPLACE_BY_SESSION = {"spx_options": precedence_group("spx_options")}
 
 
 @dataclass

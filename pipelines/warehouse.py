@@ -48,7 +48,7 @@ import pandera.polars as pa
 import polars as pl
 
 from pipelines import contracts
-from pipelines.schemas import SCHEMAS, empty_frame, unique_keys
+from pipelines.schemas import SCHEMAS, UNDERLYING, empty_frame, unique_keys
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = REPO_ROOT / "warehouse"
@@ -188,6 +188,29 @@ def _move_durably(staged: Path, path: Path) -> None:
         os.fsync(fh.fileno())
     path.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staged, path)
+
+
+#: Tables whose vendor rows take a session's place group by group, not as a whole:
+#: (column, value -> group). A session's vendor SPY chain leaves its simulated SPX chain
+#: in place, as a landed SPY file leaves the SPX file of that day in place.
+PRECEDENCE_GROUPS: dict[str, tuple[str, dict[str, str]]] = {"spx_options": ("root", UNDERLYING)}
+
+
+def precedence_group(table: str) -> pl.Expr | None:
+    """The group a row of ``table`` belongs to for vendor precedence (None: the whole session)."""
+    if table not in PRECEDENCE_GROUPS:
+        return None
+    column, groups = PRECEDENCE_GROUPS[table]
+    return pl.col(column).replace_strict(groups, default=pl.col(column))
+
+
+def _precedence_group_sql(table: str, relation: str) -> str:
+    """:func:`precedence_group` in SQL, over the columns of ``relation`` (a constant when none)."""
+    if table not in PRECEDENCE_GROUPS:
+        return "0"
+    column, groups = PRECEDENCE_GROUPS[table]
+    cases = " ".join(f"WHEN '{value}' THEN '{group}'" for value, group in groups.items())
+    return f"(CASE {relation}.{column} {cases} ELSE {relation}.{column} END)"
 
 
 def _split_by_partition(frame: pl.DataFrame, layout: TableLayout, by_partition: dict[str, list[date]]) -> dict[str, pl.DataFrame]:
@@ -461,15 +484,19 @@ class Warehouse:
             lf = lf.filter(pl.col(col) >= start)
         if end is not None:
             lf = lf.filter(pl.col(col) <= end)
-        if layout.grain != "source":
-            vendor_dates = lf.filter(pl.col("_kind") == "vendor").select(col).unique()
+        if layout.grain != "source" and any(p.stem.startswith("vendor-") for p in paths):
+            group = precedence_group(table)
+            keys = [col] if group is None else [col, "_group"]
+            if group is not None:
+                lf = lf.with_columns(group.alias("_group"))
+            vendor_keys = lf.filter(pl.col("_kind") == "vendor").select(keys).unique()
             lf = pl.concat(
                 [
                     lf.filter(pl.col("_kind") != "simulated"),
-                    lf.filter(pl.col("_kind") == "simulated").join(vendor_dates, on=col, how="anti"),
+                    lf.filter(pl.col("_kind") == "simulated").join(vendor_keys, on=keys, how="anti"),
                 ],
                 how="vertical_relaxed",
-            )
+            ).drop(keys[1:])
         lf = lf.drop("_kind")
         if where is not None:
             lf = lf.filter(where)
@@ -516,11 +543,14 @@ class Warehouse:
         if layout.grain == "source":
             body = f"WITH newest AS ({newest}), f AS ({scan}) SELECT * EXCLUDE (filename) FROM f"
         else:
+            # a session's vendor rows hide its simulated rows of the same precedence group
             body = (
                 f"WITH newest AS ({newest}), f AS ({scan}), "
-                f"v AS (SELECT DISTINCT {col} FROM f WHERE filename LIKE '%/vendor-%') "
+                f"v AS (SELECT DISTINCT r.{col}, {_precedence_group_sql(table, 'r')} AS _group "
+                f"FROM f AS r WHERE r.filename LIKE '%/vendor-%') "
                 f"SELECT * EXCLUDE (filename) FROM f "
-                f"WHERE NOT (filename LIKE '%/simulated-%' AND {col} IN (SELECT {col} FROM v))"
+                f"WHERE NOT (filename LIKE '%/simulated-%' AND EXISTS (SELECT 1 FROM v "
+                f"WHERE v.{col} = f.{col} AND v._group = {_precedence_group_sql(table, 'f')}))"
             )
         return f"CREATE OR REPLACE VIEW {table} AS {body}"
 

@@ -106,6 +106,18 @@ def option_rows(days, bid: float) -> pl.DataFrame:
     return conform(frame, SPX_OPTIONS)
 
 
+def test_a_sessions_vendor_chain_hides_only_the_simulated_chain_of_its_underlying(store):
+    simulated = pl.concat([option_rows([D1], 1.0), option_rows([D1], 1.0).with_columns(root=pl.lit("SPY"))])
+    store.write_partitions("spx_options", simulated.with_columns(source=pl.lit("simulator:seed=7")), "simulated", [D1])
+    store.write_partitions("spx_options", option_rows([D1], 2.0).with_columns(root=pl.lit("SPY")), "vendor", [D1])
+    expected = [("SPXW", 1.0, "simulator:seed=7")] * 3 + [("SPY", 2.0, "file:test")] * 3
+    python_view = store.read("spx_options").sort("root").select("root", "bid", "source")
+    time.sleep(VISIBILITY_DELAY_SECONDS + 0.1)
+    sql_view = store.connect_readonly().sql("SELECT root, bid, source FROM spx_options ORDER BY root").pl()
+    assert python_view.rows() == expected
+    assert sql_view.rows() == expected
+
+
 def test_a_multi_session_write_stores_one_file_per_session_exactly_as_single_writes_do(store, tmp_path):
     days = [D1, D2, date(2024, 1, 4)]
     store.write_partitions("spx_options", option_rows(days, 1.0), "vendor", days)
