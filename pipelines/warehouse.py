@@ -27,7 +27,8 @@ partitions without being rewritten; the pipeline refreshes the file when it can 
 simply skips that step while a user holds it open.
 
 Precedence: when a session has both vendor and simulated rows in a table, the vendor
-rows win (both in the DuckDB views and in :meth:`Warehouse.read`).
+rows win (both in the DuckDB views and in :meth:`Warehouse.read`); for the option chain
+this holds per underlying (:data:`PRECEDENCE_GROUPS`).
 """
 
 from __future__ import annotations
@@ -213,7 +214,8 @@ def _precedence_group_sql(table: str, relation: str) -> str:
     return f"(CASE {relation}.{column} {cases} ELSE {relation}.{column} END)"
 
 
-def _split_by_partition(frame: pl.DataFrame, layout: TableLayout, by_partition: dict[str, list[date]]) -> dict[str, pl.DataFrame]:
+def _split_by_partition(frame: pl.DataFrame, layout: TableLayout,
+                        by_partition: dict[str, list[date]]) -> dict[str, pl.DataFrame]:
     """``frame``'s rows per partition name (one pass; a partition without rows gets an empty frame)."""
     if len(by_partition) == 1:
         return {next(iter(by_partition)): frame}
@@ -379,7 +381,7 @@ class Warehouse:
                 staged.setdefault(f.stem, []).append(f)
             for part in by_partition:
                 directory, files = self.table_dir(table) / part, staged.get(part, [])
-                if len(files) == 1:
+                if len(files) == 1:  # the normal case
                     _install(directory, kind, lambda path: _move_durably(files[0], path))
                 else:  # no rows for this session, or (never seen) polars split it into several files
                     _publish(pl.concat([frame.clear(), *map(pl.read_parquet, files)]), directory, kind)
