@@ -321,14 +321,16 @@ class Warehouse:
         if layout.grain != "date":
             raise ValueError(f"{table}: replace_within needs one file per session, not per {layout.grain}")
         col = layout.date_column
+        stored = [v[-1] for part in by_partition if (v := _versions(self.table_dir(table) / part, kind))]
+        if not stored:
+            return frame
         brought = frame.select(col, group.alias("_group")).unique()
-        kept = []
-        for part in by_partition:
-            versions = _versions(self.table_dir(table) / part, kind)
-            if versions:
-                old = pl.read_parquet(versions[-1]).with_columns(group.alias("_group"))
-                kept.append(old.join(brought, on=[col, "_group"], how="anti").drop("_group"))
-        return pl.concat([*kept, frame], how="vertical_relaxed") if kept else frame
+        kept = [
+            pl.read_parquet(path).with_columns(group.alias("_group")).join(brought, on=[col, "_group"], how="anti")
+            .drop("_group")
+            for path in stored
+        ]
+        return pl.concat([*kept, frame], how="vertical_relaxed")
 
     def _publish_partitions(self, table: str, frame: pl.DataFrame, kind: str, by_partition: dict[str, list[date]],
                             mode: str) -> dict[str, int]:

@@ -27,6 +27,7 @@ import re
 import polars as pl
 
 from pipelines import calendar as cal
+from pipelines import schemas
 from pipelines.readers.options_common import (
     SYMBOL_FIELDS,
     check_roots,
@@ -91,7 +92,9 @@ def read(src: Source, *, allowed_roots: frozenset[str] | None = None) -> ReadRes
     numeric = {c: pl.Float64 for c in names if c not in ("exp", "c_sym", "p_sym")}
     rows = split_rows(src, hdr_idx + 1, names, numeric,
                       body_check=lambda: _check_body_preambles(src, hdr_idx, quote_date))
-    check_roots(src, _roots(rows), allowed_roots, column={"C": "Calls", "P": "Puts"})
+    roots = rows.select(pl.concat_list(_root_of("c_sym"), _root_of("p_sym")).explode().drop_nulls().unique())
+    if not set(roots.to_series()) <= (allowed_roots or frozenset(schemas.ROOTS)):  # rare: find the line
+        check_roots(src, _roots(rows), allowed_roots, column={"C": "Calls", "P": "Puts"})
     frame = _contracts(rows.lazy(), side_cols).with_columns(
         pl.lit(quote_date, pl.Date).alias("quote_date"),
         pl.lit(ts, pl.Datetime("us", "America/New_York")).alias("snapshot_time"),
@@ -163,10 +166,15 @@ def _find_date_line(body: str) -> int | None:
     return None
 
 
+@functools.cache
+def _root_of(symbol_column: str) -> pl.Expr:
+    return occ_symbol_columns(pl.col(symbol_column))[0]
+
+
 def _roots(rows: pl.DataFrame) -> pl.DataFrame:
     """``root``, ``line`` and ``option_type`` of every well-formed symbol, for :func:`check_roots`."""
     return pl.concat([
-        rows.select(occ_symbol_columns(pl.col(f"{p}_sym"))[0], LINE, pl.lit(side).alias("option_type"))
+        rows.select(_root_of(f"{p}_sym"), LINE, pl.lit(side).alias("option_type"))
         for p, side in (("c", "C"), ("p", "P"))
     ])
 

@@ -236,7 +236,8 @@ def option_preference() -> list[pl.Expr]:
 
 def quality_by_day(options: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
     """Per quote date of stored option rows: ``two_sided`` (share of two-sided near-the-money
-    quotes, null when the day has no near strikes), ``zero_bids``, ``rows``, ``n_ntm``."""
+    quotes, null when the day has no near strikes), ``zero_bids``, ``rows``, ``zero_bid``
+    (their ratio), ``n_ntm``."""
     c = pl.col
     near = ((c("strike") / c("underlying_price") - 1).abs() <= NTM_MONEYNESS) & (c("expiration") > c("quote_date"))
     # Expirations settling on the quote date are excluded: at the close they are settled, not quoted.
@@ -248,7 +249,7 @@ def quality_by_day(options: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.La
         (c("bid") == 0).sum().alias("zero_bids"),
         pl.len().alias("rows"),
         pl.when(ntm.sum() > 0).then(ntm.sum()).otherwise(near.sum()).alias("n_ntm"),
-    ).sort("quote_date")
+    ).with_columns((c("zero_bids") / c("rows")).alias("zero_bid")).sort("quote_date")
 
 
 def option_quality(days: pl.DataFrame, rows_read: int, n_quarantined: int,
@@ -262,12 +263,14 @@ def option_quality(days: pl.DataFrame, rows_read: int, n_quarantined: int,
     """
     q_share = n_quarantined / rows_read if rows_read else 1.0
     flags: list[str] = []
-    c = pl.col
     stored = int(days["rows"].sum())
-    per_day = days.filter(c("two_sided").is_not_null()).with_columns((c("zero_bids") / c("rows")).alias("zero_bid"))
-    two_sided_share = float(per_day["two_sided"].min()) if per_day.height else 0.0
+    scored = days["two_sided"].drop_nulls()  # days with no near strikes are not scored
+    two_sided_share = float(scored.min()) if scored.len() else 0.0
     zero_bid_share = days["zero_bids"].sum() / stored if stored else 1.0
-    for row in per_day.filter(pl.col("two_sided") < STALE_TWO_SIDED_MIN).iter_rows(named=True):
+    stale_days = days.clear()
+    if two_sided_share < STALE_TWO_SIDED_MIN:  # the worst day is stale: list every stale day
+        stale_days = days.filter(pl.col("two_sided") < STALE_TWO_SIDED_MIN)
+    for row in stale_days.iter_rows(named=True):
         # one flag per stale day: a handful of days at most, not a loop over options
         flags.append(
             f"stale_snapshot: {row['quote_date']} {row['zero_bid']:.0%} zero bids, "
