@@ -92,8 +92,10 @@ def read(src: Source, *, allowed_roots: frozenset[str] | None = None) -> ReadRes
     numeric = {c: pl.Float64 for c in names if c not in ("exp", "c_sym", "p_sym")}
     rows = split_rows(src, hdr_idx + 1, names, numeric,
                       body_check=lambda: _check_body_preambles(src, hdr_idx, quote_date))
-    roots = rows.select(pl.concat_list(_root_of("c_sym"), _root_of("p_sym")).explode().drop_nulls().unique())
-    if not set(roots.to_series()) <= (allowed_roots or frozenset(schemas.ROOTS)):  # rare: find the line
+    call_roots, put_roots = rows.select(
+        _root_of("c_sym").drop_nulls().unique().implode(), _root_of("p_sym").drop_nulls().unique().implode().alias("p")
+    ).row(0)
+    if not set(call_roots) | set(put_roots) <= (allowed_roots or frozenset(schemas.ROOTS)):  # rare: find the line
         check_roots(src, _roots(rows), allowed_roots, column={"C": "Calls", "P": "Puts"})
     frame = _contracts(rows.lazy(), side_cols).with_columns(
         pl.lit(quote_date, pl.Date).alias("quote_date"),
