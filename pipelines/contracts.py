@@ -105,11 +105,12 @@ def validate(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:
     raise ContractViolation(f"{schema.name}: {failures.height} of {frame.height} rows break the contract: {detail}")
 
 
-def repeated_keys(frame: pl.DataFrame, keys: list[str]) -> pl.Series:
+def repeated_keys(frame: pl.DataFrame, keys: list[str]) -> pl.Series | None:
     """True for each row whose ``keys`` already occurred earlier in ``frame`` (the first
-    occurrence is False), so ``frame.filter(~mask)`` keeps one row per key in frame order."""
+    occurrence is False), so ``frame.filter(~mask)`` keeps one row per key in frame order;
+    None when no key can repeat (the common case, settled by :func:`may_repeat`)."""
     if not may_repeat(frame, keys):
-        return pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True)
+        return None
     return frame.select(pl.struct(keys).is_first_distinct().not_()).to_series()
 
 

@@ -15,7 +15,7 @@ from datetime import date
 
 import polars as pl
 
-from pipelines.contracts import INDEX, ContractViolation, may_repeat, repeated_keys, row_failures
+from pipelines.contracts import INDEX, ContractViolation, repeated_keys, row_failures
 from pipelines.readers.quality import empty_quarantine, quarantine_rows as reader_quarantine_rows
 from pipelines.schemas import conform, unique_keys
 from pipelines.warehouse import TABLES, Warehouse
@@ -82,8 +82,7 @@ def split_valid(frame: pl.DataFrame, table: str, source: str) -> tuple[pl.DataFr
         good = indexed.join(bad_index, on=INDEX, how="anti").drop(INDEX)
         rejected.append(quarantine_rows(bad.drop(INDEX, "reason"), table, source, bad["reason"]))
     keys = unique_keys(schema)
-    if keys and may_repeat(good, keys):
-        dup = repeated_keys(good, keys)
+    if keys and (dup := repeated_keys(good, keys)) is not None:
         rejected.append(quarantine_rows(good.filter(dup), table, source, "duplicate_key"))
         good = good.filter(~dup)
     return good, pl.concat(rejected)
