@@ -42,7 +42,7 @@ from features.cndr import cndr_benchmark
 from features.condor import condor_decisions, eod_quotes
 from features.condor_management import manage_positions
 from features.strategy_config import BacktestConfig, StrategyConfig
-from features.vix_hedge import LAYERS, hedge_layers
+from features.vix_hedge import LAYERS, condor_book_stress, hedge_layers, hedge_pnl
 
 __all__ = [
     "BacktestResult", "run_backtest", "hedge_pnl", "equity_with_interest", "performance_summary", "xirr",
@@ -105,40 +105,6 @@ def equity_with_interest(dates: np.ndarray, trading_pnl: np.ndarray, initial: fl
     eq = gg * (initial + np.cumsum(trading_pnl / gg))
     prev = np.r_[initial, eq[:-1]]
     return eq, eq - prev - trading_pnl
-
-
-def hedge_pnl(layers: pl.DataFrame, config: StrategyConfig) -> pl.DataFrame:
-    """Daily P&L of each ALVH layer with its Greek attribution.
-
-    ``pnl_t = 100 n_{t-1} (P_t(held) - P_{t-1}) - costs_t`` where ``P_t(held)`` is today's model
-    price of the instrument held yesterday and ``costs_t = traded x legs x (100 x
-    vix_half_spread + commission)``; traded = ``|n_t - n_{t-1}|`` when the instrument is
-    unchanged, else ``n_t + n_{t-1}`` (close the old, open the new).
-    Returns ``date, layer, pnl, costs, attr_delta, attr_gamma, attr_theta, attr_vega``.
-    """
-    f = config.fill
-    prev = lambda c: pl.col(c).shift(1).over("layer", order_by="date")  # noqa: E731
-    same = (
-        (pl.col("expiry") == prev("expiry")).fill_null(False)
-        & (pl.col("strike") == prev("strike")).fill_null(False)
-        & ((pl.col("short_strike") == prev("short_strike")) | (pl.col("short_strike").is_null() & prev("short_strike").is_null())).fill_null(False)
-    )
-    legs = pl.when(pl.col("instrument") == "call_spread").then(2.0).otherwise(1.0)
-    n_prev = prev("contracts").fill_null(0.0)
-    traded = pl.when(same).then((pl.col("contracts") - n_prev).abs()).otherwise(pl.col("contracts") + n_prev)
-    d_f = (pl.col("prev_instrument_forward") - prev("forward")).fill_null(0.0)
-    d_days = (pl.col("date") - prev("date")).dt.total_days().cast(pl.Float64).fill_null(0.0)
-    d_vol = (pl.col("vol") - prev("vol")).fill_null(0.0)
-    mult = 100.0 * n_prev
-    out = layers.sort(["layer", "date"]).with_columns(
-        (traded * legs * (100.0 * f.vix_half_spread + f.commission_per_contract)).alias("costs"),
-        (mult * (pl.col("prev_instrument_price") - prev("price"))).fill_null(0.0).alias("_mtm"),
-        (mult * prev("delta") * d_f).fill_null(0.0).alias("attr_delta"),
-        (mult * 0.5 * prev("gamma") * d_f ** 2).fill_null(0.0).alias("attr_gamma"),
-        (mult * prev("theta") * d_days).fill_null(0.0).alias("attr_theta"),
-        (mult * prev("vega") * d_vol).fill_null(0.0).alias("attr_vega"),
-    ).with_columns((pl.col("_mtm") - pl.col("costs")).alias("pnl"))
-    return out.select("date", "layer", "pnl", "costs", *ATTR)
 
 
 def performance_summary(daily: pl.DataFrame, trades: pl.DataFrame | None, config: BacktestConfig) -> dict[str, float]:
@@ -249,7 +215,8 @@ def run_backtest(
         daily_frames.append(_finish(days, parts, bcfg, "unhedged"))
         trade_frames.append(trades.with_columns(pl.lit("unhedged").alias("strategy")))
     if "alvh_hedged" in strategies:
-        hedges = hedge_layers(condor.select("date", "net_vega"), features_asof, vx_futures, config)
+        book = condor_book_stress(pos_daily, trades, features_asof, days, config)
+        hedges = hedge_layers(book, features_asof, vx_futures, config)
         hp = hedge_pnl(hedges, config)
         by_layer = hp.pivot(on="layer", index="date", values="pnl").rename({n: f"hedge_pnl_{n}" for n in LAYERS})
         h_attr = hp.group_by("date").agg(pl.col("pnl").sum().alias("hedge_pnl"), *[pl.col(c).sum().alias(f"h_{c}") for c in ATTR])

@@ -156,70 +156,78 @@ class FillConfig:
 
 @dataclass(frozen=True)
 class HedgeConfig:
-    """Adaptive Layered VIX Hedge (see :mod:`features.vix_hedge`).
+    """Adaptive Layered VIX Hedge (see :mod:`features.vix_hedge` for the rules).
 
     Attributes
     ----------
     base_fraction : float
-        Fraction of the condor book's short vega (expressed per VIX point, see
-        ``vol_beta``) offset by the base layer while any condor is open.
-    flattening_fraction : float
-        Additional fraction when the term structure flattens (``vix/vix3m`` above
-        ``flattening_threshold``) or inside an event window.  Scales linearly from 0 at the
-        threshold to full at ``flattening_threshold + flattening_ramp``; event windows set it
-        to full.
-    flattening_threshold, flattening_ramp : float
-        VIX/VIX3M ratio where the flattening layer starts and the ramp width to full size.
+        Fraction of the condor book's stress-scenario loss covered by the base layer's VIX
+        calls (0 turns the layer off).
+    flattening_threshold : float
+        VIX/VIX3M ratio at or above which a rising ratio switches the second engine on.
     engine_fraction : float
-        Fraction of the reference vega held by the "second engine" layer while the regime
-        is stressed or backwardated after a change into it.
+        Fraction of the reference stress loss covered by the second engine (0 = off).
     engine_regimes_vol, engine_regimes_term : tuple of str
-        Regimes that switch the second engine on.
+        Regimes that also switch the second engine on (it should usually fire before them).
     reference_window : int
-        Trading days over which the book's largest short vega is remembered; the layers size
-        on ``max(current, trailing max)`` for the second engine only, so it can stay on after
-        the condors have been stopped out.
+        Sessions over which the book's largest stress loss is remembered for the engine's size,
+        so it can be sized after the condors have been stopped out.
     beta_window : int
-        Trailing trading days in the regression of daily changes of the 30-day VX constant
-        maturity future (``vx_cm30``) on changes of VIX; the slope is the VX-per-VIX-point
-        sensitivity.  Only data up to the decision date is used.
+        Trailing sessions of the regression of daily changes of the 30-day constant-maturity
+        VX future (``vx_cm30``) on changes of VIX (VX points per VIX point); point in time.
     beta_floor, beta_cap : float
-        Bounds on the estimated slope (guards against degenerate windows).
+        Bounds on that slope.
     beta_prior : float
-        Slope used before 20 daily changes are available (the 30-day VX future typically
-        moves about 0.6 point per VIX point).
-    vol_beta : float
-        Vol points of the condors' implied vol per VIX point (1.0: VIX measures 30-day SPX
-        implied vol and the condors' 20-60 day vols move with it).
+        Slope used before 20 daily changes are available.
     horizon_days : float
-        The hedge expiry is the VX contract whose expiration is nearest ``t + horizon_days``
-        (the condor's intended holding period: entry 45 DTE to the 21 DTE exit = 24 days,
-        rounded to a one-month horizon as VXTH uses).
+        The hedge buys the VX contract whose expiration is nearest ``t + horizon_days``
+        (one month, as VXTH).
     min_days_to_expiry : float
-        Contracts closer than this are not used (the hedge rolls before it).
+        A held contract is rolled when fewer days than this are left; contracts closer than
+        this are never bought.
     call_delta : float
-        Target Black-76 delta of the long VIX call (0.30, as VXTH).
+        Black-76 delta (under the VIX smile) of the long VIX call (0.30, as VXTH).
     spread_short_delta : float
-        Delta of the short call of the second engine's call spread.
+        Delta of the short call when the engine trades a call spread.
     engine_instrument : {"call", "call_spread"}
-        Instrument of the second engine layer.
-    restrike_weekly : bool
-        Re-strike each layer at ``call_delta`` at the start of every week (otherwise only on
-        a roll or when the layer switches on).
-    min_sizing_delta : float
-        Floor on the instrument delta used for sizing.
-    vvix_vol_scale : float
-        VIX option vol = ``vvix_vol_scale * VVIX / 100``.  VVIX is the 30-day implied vol of
-        VIX; options on later VX futures trade at lower vols, hence a default below 1.
+        Instrument of the second engine.
     default_vix_vol : float
-        Vol used when VVIX is missing (decimal).
+        VVIX / 100 assumed when VVIX is missing (decimal).
+    stress_spx_move, stress_vix_move : float
+        The design scenario: SPX moves ``stress_spx_move`` (decimal) and VIX ``stress_vix_move``
+        points at once; the book's loss in it sizes the base layer and the engine.
+    stress_vvix_move : float
+        VVIX points added in the scenario when valuing the calls' gain (0: conservative).
+    resize_band : float
+        The base layer is re-sized (same strike and expiry) only when the book's stress loss
+        moves outside ``[1 - band, 1 + band]`` times the loss it was sized on.
+    vxth_weight_scale : float
+        Multiplier of Cboe VXTH's published weights for the ``vxth`` layer (0 = off, 1 = VXTH).
+    vxth_low, vxth_mid, vxth_high : float
+        VX future levels of VXTH's bands (no calls at or below ``low`` or above ``high``).
+    vxth_weight_low, vxth_weight_high : float
+        Portfolio weight (premium / equity) in the ``(low, mid]`` and ``(mid, high]`` bands.
+    engine_lookback : int
+        Sessions over which the engine measures the rise of VIX/VIX3M, VIX and VVIX.
+    engine_vix_rise, engine_vvix_rise : float
+        Minimum relative rises of VIX and of VVIX over the lookback for the "VVIX rising with
+        VIX" trigger (decimals, both required).
+    engine_on_events : bool
+        Whether FOMC/CPI/PPI event windows switch the engine on.
+    engine_off_days : int
+        The engine's position is sold after its signal has been off this many sessions.
+    engine_floor_equity_fraction : float
+        Floor of the engine's reference stress loss as a fraction of equity, so it can buy
+        protection with no condor open.
+    monetize_multiple : float
+        A position is sold when its mark reaches this multiple of the premium paid.
+    monetize_vix : float
+        ... or when VIX closes at or above this level with the position in profit.
     """
 
     base_fraction: float = 0.25
-    flattening_fraction: float = 0.25
     flattening_threshold: float = 0.95
-    flattening_ramp: float = 0.10
-    engine_fraction: float = 0.5
+    engine_fraction: float = 0.25
     engine_regimes_vol: tuple[str, ...] = ("stressed",)
     engine_regimes_term: tuple[str, ...] = ("backwardation",)
     reference_window: int = 21
@@ -227,16 +235,30 @@ class HedgeConfig:
     beta_floor: float = 0.1
     beta_cap: float = 1.5
     beta_prior: float = 0.6
-    vol_beta: float = 1.0
     horizon_days: float = 30.0
     min_days_to_expiry: float = 7.0
     call_delta: float = 0.30
     spread_short_delta: float = 0.10
-    engine_instrument: HedgeInstrument = "call_spread"
-    restrike_weekly: bool = True
-    min_sizing_delta: float = 0.05
-    vvix_vol_scale: float = 0.9
-    default_vix_vol: float = 0.8
+    engine_instrument: HedgeInstrument = "call"
+    default_vix_vol: float = 0.9
+    stress_spx_move: float = -0.10
+    stress_vix_move: float = 15.0
+    stress_vvix_move: float = 0.0
+    resize_band: float = 0.5
+    vxth_weight_scale: float = 0.0
+    vxth_low: float = 15.0
+    vxth_mid: float = 30.0
+    vxth_high: float = 50.0
+    vxth_weight_low: float = 0.01
+    vxth_weight_high: float = 0.005
+    engine_lookback: int = 5
+    engine_vix_rise: float = 0.15
+    engine_vvix_rise: float = 0.10
+    engine_on_events: bool = False
+    engine_off_days: int = 5
+    engine_floor_equity_fraction: float = 0.02
+    monetize_multiple: float = 3.0
+    monetize_vix: float = 40.0
 
 
 @dataclass(frozen=True)

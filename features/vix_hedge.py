@@ -1,72 +1,86 @@
-"""Adaptive Layered VIX Hedge (ALVH): long VIX calls sized against the condor book's short vega.
+"""Adaptive Layered VIX Hedge (ALVH): long VIX calls held for their life, sized on stress losses.
+
+Why this design.  A decomposition of the first ALVH (weekly re-striking, daily re-sizing on
+the condor book's signed vega) showed that half its loss was bid/ask and commission from
+churn, that signed vega flips sign when the put side is tested (the hedge shrank on the worst
+day), and that a second engine tied to recently open condors never fired in a crisis.  So:
+
+* **Hold.**  A layer buys its calls on one day and holds strike, expiry and size until a
+  stated trigger fires (below); nothing is re-struck or re-sized in between.
+* **Size on stress, not on vega.**  The book's loss in a stated scenario (SPX moves
+  ``stress_spx_move``, VIX moves ``stress_vix_move`` points; :func:`book_stress_loss`) is
+  what a layer covers: ``n = fraction x loss / gain``, with ``gain`` the scenario gain of one
+  call (its VX future moves ``beta x stress_vix_move``, :func:`vx_vix_beta`; VVIX moves
+  ``stress_vvix_move``), rounded to whole contracts.
+* **Instrument.**  One-month VIX calls at ``call_delta`` (≈30-delta, as Cboe's VXTH) on the VX
+  contract nearest ``t + horizon_days`` with at least ``min_days_to_expiry`` left, priced by
+  :mod:`features.vix_options` (Black-76 on that future, smile scaled by VVIX), strikes on the
+  0.5-point grid.  Marks are the model price; every traded contract pays
+  ``fill.vix_half_spread`` plus commission per leg.
 
 Layers (one row per session per layer in :func:`hedge_layers`):
 
 ``base``
-    On while any condor is open.  Offsets ``base_fraction`` of the book's short vega.
-``flattening``
-    On when the VIX term structure flattens (``vix / vix3m`` above ``flattening_threshold``;
-    the size ramps linearly to full over ``flattening_ramp``) or inside an FOMC/CPI/PPI event
-    window (full size).  Adds ``flattening_fraction`` of the book's short vega; it scales back
-    down as the ratio falls, and is off when no condor is open.
+    Covers ``base_fraction`` of the book's stress loss.  Opens when the book has a stress
+    loss and no base position is held; re-sized (same strike and expiry) only when the
+    book's stress loss leaves ``[1 - resize_band, 1 + resize_band] x`` the loss it was sized
+    on (a new condor, or condors closed).
+``vxth``
+    Cboe VXTH's rule as a first-class option, scaled by ``vxth_weight_scale`` (0 = off):
+    once per VIX expiry, premium = weight x equity with the weight set by the target VX
+    future at the roll (``vxth_weight_low`` for ``vxth_low < F <= vxth_mid``,
+    ``vxth_weight_high`` for ``vxth_mid < F <= vxth_high``, none at or below ``vxth_low`` or
+    above ``vxth_high``: VXTH's published 15/30/50 bands and 1 %/0.5 % weights).  Independent
+    of the condor book.
 ``second_engine``
-    On from a change into a stressed volatility regime or a backwardated term structure, for
-    as long as that regime lasts.  Sized on ``engine_fraction`` of the largest short vega of
-    the book over the last ``reference_window`` sessions, so it keeps working after the
-    condors have been stopped out; by default a call spread (long ``call_delta``, short
-    ``spread_short_delta``) to cap the cost of the convexity bought in a crisis.
+    Switches on *before* a regime change, whether or not a condor is open: when the term
+    structure flattens (``vix/vix3m >= flattening_threshold`` and rising over
+    ``engine_lookback`` sessions), when VVIX rises with VIX (both up by at least
+    ``engine_vvix_rise`` / ``engine_vix_rise`` over ``engine_lookback`` sessions), inside an
+    event window if ``engine_on_events``, or in a stressed/backwardated regime.  On the
+    signal's onset it buys calls (or a call spread to ``spread_short_delta``) covering
+    ``engine_fraction`` of ``max(stress loss now, its trailing max over reference_window,
+    engine_floor_equity_fraction x equity)`` and holds them until the signal has been off for
+    ``engine_off_days`` sessions, the expiry rolls (re-bought if the signal is still on) or
+    monetization.
 
-Sizing.  The book's vega ``V`` is in dollars per SPX implied-vol point (negative when short).
-A one-point rise of VIX is taken to move the condors' implied vols by ``vol_beta`` points
-(default 1: VIX is 30-day SPX implied vol) and the chosen VX future by ``beta``, the slope of
-a trailing ``beta_window``-session regression of daily changes of the 30-day constant-maturity
-VX future (``vx_cm30``) on daily changes of VIX (point in time: only rows known by the session,
-clipped to ``[beta_floor, beta_cap]``, ``beta_prior`` before 20 observations).  A VIX option
-position of ``n`` contracts with Black-76 delta ``Delta`` to its future gains about
-``n x 100 x Delta x beta`` dollars per VIX point, so
+Triggers common to every layer.  *Roll*: when the held contract has fewer than
+``min_days_to_expiry`` days left it is sold at the model mark and, if the layer still wants
+a position, the next one-month contract is bought the same session.  *Monetize*: the position
+is sold when its mark reaches ``monetize_multiple x`` the premium paid, or when VIX closes at
+or above ``monetize_vix`` with the position in profit; the layer then stays out until the
+next expiry (base, vxth) or until the engine's signal has switched off and on again.
 
-    n = fraction x scale x |V| x vol_beta / (100 x Delta x beta),
+Point in time.  Every decision at session t uses the features known by t's close
+(:func:`features.condor.features_as_of`), t's VX settlements and the book as of t; the trade
+fills at t's model price.  A trailing-only beta and trailing-only signals make the rows of a
+run truncated at any date identical to the full run's rows up to that date (tested).
 
-rounded to whole contracts.
+Stale marks.  When the held contract has no VX settlement on a session the mark reuses the
+last known future with today's time and VVIX, and the row says ``stale_mark = true``.
 
-Instrument.  VIX options are European options on the VX future of the same expiry, priced
-with Black-76 on that future (not on spot VIX): expiry = the VX contract whose expiration is
-nearest ``t + horizon_days`` with at least ``min_days_to_expiry`` left; vol =
-``vvix_vol_scale x VVIX / 100`` (no VIX option quotes are stored; VVIX is the 30-day implied
-vol of VIX, later expiries trade lower, hence the scale; the upward VIX smile is ignored,
-which undervalues OTM calls); discount at the backtest cash rate.  The strike is set on the
-first session of each holding segment (a segment changes when the layer turns on/off, the
-expiry rolls or, with ``restrike_weekly``, a new week starts) at the target delta, rounded to
-the 0.5-point VIX strike grid, and kept for the segment; the size is re-targeted daily with
-the instrument's delta floored at ``min_sizing_delta`` (a call that has drifted far out of
-the money is not bought by the thousand to make up for its small delta).
-
-Relation to Cboe's VIX Tail Hedge index (VXTH).  VXTH holds the S&P 500 (total return) plus
-one-month ≈30-delta VIX calls bought at each monthly roll, with a portfolio weight set by the
-forward value of VIX (the VX future) at the roll from a published schedule: no calls when
-the future is below 15 or above 50, a larger weight in the 15-30 band than in the 30-50
-band (commonly quoted as 1 % and 0.5 %), so that cheap insurance is bought in quiet markets
-and profits are monetized when volatility is extreme.  Our base layer uses the same instrument (one-month ≈30-delta
-VIX call), but (i) sizes on the vega of the condor book it protects rather than on a fixed
-notional weight, (ii) re-targets daily instead of monthly, (iii) adds layers that are
-conditioned on term structure, event windows and regime changes, and (iv) is priced from a
-model (Black-76 on the VX future, VVIX-based vol) instead of traded VIX option quotes.
+The loop over sessions in :func:`hedge_layers` is deliberate: holding rules are path
+dependent (a monetized layer stays out, a re-size depends on what was sized before), and it
+runs a few scalar steps per session (no loop over options).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import polars as pl
-from scipy.special import ndtri
 
-from features.black76 import black76_greeks
+from features.black76 import black76_price
 from features.condor import features_as_of
 from features.strategy_config import HedgeConfig, StrategyConfig
+from features.vix_options import price_vix_options, vix_call_strike, vix_option_vol
 
-__all__ = ["hedge_layers", "vx_vix_beta", "vix_call_strike", "LAYERS"]
+__all__ = ["hedge_layers", "hedge_pnl", "vx_vix_beta", "book_stress_loss", "condor_book_stress", "engine_signal", "vxth_weight", "LAYERS"]
 
-LAYERS = ("base", "flattening", "second_engine")
+LAYERS = ("base", "vxth", "second_engine")
 BETA_MIN_OBS = 20
+ATTR = ("attr_delta", "attr_gamma", "attr_theta", "attr_vega")
 
 
 def vx_vix_beta(features: pl.DataFrame, window: int, prior: float, floor: float, cap: float) -> pl.DataFrame:
@@ -100,56 +114,99 @@ def vx_vix_beta(features: pl.DataFrame, window: int, prior: float, floor: float,
     )
 
 
-def vix_call_strike(forward: np.ndarray, years: np.ndarray, vol: np.ndarray, discount: np.ndarray, delta: float) -> np.ndarray:
-    """Strike of a Black-76 call with forward delta ``delta`` (``D N(d1) = delta``), rounded to
-    the 0.5-point grid: ``K = F exp(-d1 s + s^2/2)``, ``d1 = N^-1(delta / D)``, ``s = vol sqrt T``."""
-    s = vol * np.sqrt(years)
-    d1 = ndtri(np.clip(delta / discount, 1e-9, 1 - 1e-9))
-    k = forward * np.exp(-d1 * s + 0.5 * s * s)
-    return np.round(k * 2.0) / 2.0
+def book_stress_loss(positions: pl.DataFrame, trades: pl.DataFrame, vix: pl.DataFrame, spx_move: float, vix_move: float) -> pl.DataFrame:
+    """Loss of the open condor book, in dollars (>= 0), if SPX moved ``spx_move`` (decimal)
+    and VIX ``vix_move`` points at once, per session.
 
-
-def _price(f, k1, k2, t, vol, disc) -> dict[str, np.ndarray]:
-    """Per-unit price/greeks of a call (k2 NaN) or call spread k1 < k2 (points, per VX point)."""
-    is_call = np.ones(f.shape[0], dtype=bool)
-    a = black76_greeks(f, k1, t, vol, disc, is_call)
-    spread = np.isfinite(k2)
-    b = black76_greeks(f, np.where(spread, k2, k1), t, vol, disc, is_call)
-    return {g: np.where(spread, a[g] - b[g], a[g]) for g in ("price", "delta", "gamma", "vega", "theta")}
-
-
-def hedge_layers(
-    condor_book_daily: pl.DataFrame,
-    features_asof: pl.DataFrame,
-    vx_futures: pl.DataFrame,
-    config: StrategyConfig,
-) -> pl.DataFrame:
-    """ALVH layer states, instruments, prices and target sizes per session.
+    Each held condor is revalued with Black-76 at the shocked index (``underlying x (1 +
+    spx_move)``) and a flat vol ``(VIX + vix_move) / 100`` (the scenario's 30-day implied
+    vol; the smile is ignored, which understates the put-wing loss a little) at its
+    remaining time; the loss is ``-100 x contracts x (value' - value_mid)``, floored at 0.
 
     Parameters
     ----------
-    condor_book_daily : pl.DataFrame
-        ``date, net_vega`` (dollars per SPX vol point; negative when the book is short vega),
-        one row per session (0 when flat).
-    features_asof : pl.DataFrame
-        Market features + regimes (``date, available_at, vix, vix3m, vvix, vx_cm30,
-        in_event_window, vol_regime, term_regime, regime_changed``).
-    vx_futures : pl.DataFrame
-        ``date, expiration, settle``.
-    config : StrategyConfig
+    positions : ``position_id, date, expiration, contracts, underlying, value_mid, held``
+        (:func:`features.condor_management.manage_positions`).
+    trades : ``position_id, lp_strike, sp_strike, sc_strike, lc_strike``.
+    vix : ``date, vix`` known at each session's close.
 
     Returns
     -------
-    pl.DataFrame
-        One row per session per layer: ``date, layer, on, why, scale, beta, book_vega,
-        target_vix_dollars`` (dollars per VIX point), ``expiry, forward, strike,
-        short_strike, vol, years, price, delta, gamma, vega, theta`` (per unit, VIX points),
-        ``contracts`` and, for the instrument held the session before, its price and
-        future today: ``prev_instrument_price, prev_instrument_forward``.
+    ``date, stress_loss`` for the sessions with a held position.
     """
-    h: HedgeConfig = config.hedge
-    rate = config.backtest.cash_rate
-    days = condor_book_daily.select("date", pl.col("net_vega").fill_null(0.0).alias("book_vega")).sort("date")
+    if positions.height == 0:
+        return pl.DataFrame(schema={"date": pl.Date, "stress_loss": pl.Float64})
+    p = (
+        positions.filter(pl.col("held"))
+        .join(trades.select("position_id", "lp_strike", "sp_strike", "sc_strike", "lc_strike").unique("position_id"), on="position_id", how="inner")
+        .join(vix.select("date", "vix"), on="date", how="left")
+    )
+    if p.height == 0:
+        return pl.DataFrame(schema={"date": pl.Date, "stress_loss": pl.Float64})
+    f = p["underlying"].to_numpy().astype(float) * (1.0 + spx_move)
+    t = np.maximum((p["expiration"] - p["date"]).dt.total_days().to_numpy().astype(float), 0.5) / 365.0
+    vol = (p["vix"].fill_null(20.0).to_numpy().astype(float) + vix_move) / 100.0
+    leg = lambda col, call: black76_price(f, p[col].to_numpy().astype(float), t, vol, 1.0, np.full(f.size, call))  # noqa: E731
+    value = leg("lp_strike", False) - leg("sp_strike", False) - leg("sc_strike", True) + leg("lc_strike", True)
+    loss = np.maximum(-100.0 * p["contracts"].to_numpy().astype(float) * (value - p["value_mid"].to_numpy().astype(float)), 0.0)
+    return p.select("date").with_columns(pl.Series("stress_loss", loss)).group_by("date").agg(pl.col("stress_loss").sum()).sort("date")
+
+
+def condor_book_stress(positions: pl.DataFrame, trades: pl.DataFrame, features_asof: pl.DataFrame, days: pl.DataFrame, config: StrategyConfig) -> pl.DataFrame:
+    """``date, stress_loss`` for every session in ``days``: :func:`book_stress_loss` in the
+    hedge's design scenario with VIX as known at each close (0 when no condor is held)."""
+    h = config.hedge
+    vix = features_as_of(days.select("date"), features_asof)
+    vix = vix.select("date", pl.col("vix") if "vix" in vix.columns else pl.lit(None, dtype=pl.Float64).alias("vix"))
+    stress = book_stress_loss(positions, trades, vix, h.stress_spx_move, h.stress_vix_move)
+    return days.select("date").join(stress, on="date", how="left").with_columns(pl.col("stress_loss").fill_null(0.0)).sort("date")
+
+
+def vxth_weight(vx_level: np.ndarray, h: HedgeConfig) -> np.ndarray:
+    """VXTH's portfolio weight of VIX calls for the VX future level at the roll (scaled by
+    ``vxth_weight_scale``): low band weight above ``vxth_low`` up to ``vxth_mid``, high band
+    weight above ``vxth_mid`` up to ``vxth_high``, 0 otherwise."""
+    x = np.asarray(vx_level, dtype=float)
+    w = np.where((x > h.vxth_low) & (x <= h.vxth_mid), h.vxth_weight_low,
+                 np.where((x > h.vxth_mid) & (x <= h.vxth_high), h.vxth_weight_high, 0.0))
+    return np.where(np.isfinite(x), w * h.vxth_weight_scale, 0.0)
+
+
+def engine_signal(feats: pl.DataFrame, h: HedgeConfig) -> pl.DataFrame:
+    """The second engine's switch per session, from features known at each close.
+
+    ``feats``: one row per session (``date, vix, vix3m, vvix, in_event_window, vol_regime,
+    term_regime``), sorted by date.  Returns ``date, engine_on, engine_why``; the lookback
+    changes use the rows of earlier sessions only.
+    """
+    k = h.engine_lookback
+    ratio = pl.col("vix") / pl.col("vix3m")
+    flat = (ratio >= h.flattening_threshold) & (ratio > ratio.shift(k))
+    volvol = (pl.col("vvix") / pl.col("vvix").shift(k) - 1.0 >= h.engine_vvix_rise) & (
+        pl.col("vix") / pl.col("vix").shift(k) - 1.0 >= h.engine_vix_rise
+    )
+    event = pl.col("in_event_window").fill_null(False) & pl.lit(h.engine_on_events)
+    regime = pl.col("vol_regime").is_in(list(h.engine_regimes_vol)) | pl.col("term_regime").is_in(list(h.engine_regimes_term))
+    parts = {"flattening": flat, "vvix_with_vix": volvol, "event_window": event, "regime": regime}
+    out = feats.sort("date").with_columns(**{f"_{n}": e.fill_null(False) for n, e in parts.items()})
+    return out.select(
+        "date",
+        pl.any_horizontal(*[f"_{n}" for n in parts]).alias("engine_on"),
+        pl.concat_str([pl.when(pl.col(f"_{n}")).then(pl.lit(n + " ")).otherwise(pl.lit("")) for n in parts]).str.strip_chars().alias("engine_why"),
+    )
+
+
+def _scalar_price(f: float, k1: float, k2: float, t: float, vvix: float, rate: float) -> float:
+    """Model price (VIX points) of a call (k2 NaN) or call spread k1 < k2."""
+    g = price_vix_options(np.array([f, f]), np.array([k1, k2 if k2 == k2 else k1]), np.array([t, t]), np.array([vvix, vvix]), rate)
+    p = g["price"]
+    return float(p[0] - p[1]) if k2 == k2 else float(p[0])
+
+
+def _daily_inputs(book: pl.DataFrame, features_asof: pl.DataFrame, vx_futures: pl.DataFrame, config: StrategyConfig) -> pl.DataFrame:
+    """One row per session: features as of its close, beta, engine signal, target contract."""
+    h = config.hedge
+    days = book.select("date", pl.col("stress_loss").fill_null(0.0)).sort("date")
     feats = features_as_of(days.select("date"), features_asof)
     for c, dt in (("vix", pl.Float64), ("vix3m", pl.Float64), ("vvix", pl.Float64), ("in_event_window", pl.Boolean),
                   ("vol_regime", pl.String), ("term_regime", pl.String)):
@@ -159,10 +216,10 @@ def hedge_layers(
     d = (
         days.join(feats, on="date", how="left")
         .join(beta, on="feature_date", how="left")
-        .with_columns(pl.col("beta").fill_null(h.beta_prior))
+        .with_columns(pl.col("beta").fill_null(h.beta_prior), pl.col("vvix").fill_null(100.0 * h.default_vix_vol))
     )
-    # hedge expiry: VX contract nearest t + horizon with enough life left
-    vx = (
+    d = d.join(engine_signal(d.select("date", "vix", "vix3m", "vvix", "in_event_window", "vol_regime", "term_regime"), h), on="date", how="left")
+    target = (
         vx_futures.select("date", "expiration", "settle")
         .with_columns((pl.col("expiration") - pl.col("date")).dt.total_days().cast(pl.Float64).alias("_tau"))
         .filter(pl.col("_tau") >= h.min_days_to_expiry)
@@ -170,110 +227,232 @@ def hedge_layers(
         .sort(["date", "_dist", "expiration"])
         .group_by("date", maintain_order=True)
         .first()
-        .select("date", pl.col("expiration").alias("expiry"), pl.col("settle").alias("forward"))
+        .select("date", pl.col("expiration").alias("target_expiry"), pl.col("settle").alias("target_forward"))
     )
-    d = d.join(vx, on="date", how="left").with_columns(
-        (h.vvix_vol_scale * pl.col("vvix") / 100.0).fill_null(h.default_vix_vol).alias("vol"),
-        ((pl.col("expiry") - pl.col("date")).dt.total_days().cast(pl.Float64) / 365.0).alias("years"),
-    ).with_columns((-rate * pl.col("years")).exp().alias("discount"))
+    return d.join(target, on="date", how="left").sort("date").with_columns(
+        pl.col("stress_loss").rolling_max(window_size=h.reference_window, min_samples=1).alias("stress_ref"),
+    )
 
-    book_short = pl.col("book_vega") < 0
-    ratio = pl.col("vix") / pl.col("vix3m")
-    ramp = ((ratio - h.flattening_threshold) / h.flattening_ramp).clip(0.0, 1.0).fill_null(0.0)
-    event = pl.col("in_event_window").fill_null(False)
-    flat_scale = pl.when(event).then(1.0).otherwise(ramp)
-    stressed = (
-        pl.col("vol_regime").is_in(list(h.engine_regimes_vol)) | pl.col("term_regime").is_in(list(h.engine_regimes_term))
-    ).fill_null(False)
-    ref_vega = pl.max_horizontal(
-        (-pl.col("book_vega")).clip(lower_bound=0.0),
-        (-pl.col("book_vega")).clip(lower_bound=0.0).rolling_max(window_size=h.reference_window, min_samples=1),
-    )
-    r2 = lambda e: e.round(3).cast(pl.String)  # noqa: E731
-    specs = [
-        ("base", book_short, pl.lit(1.0), h.base_fraction, (-pl.col("book_vega")).clip(lower_bound=0.0),
-         pl.when(book_short).then(pl.format("condor book short vega {} $/vol pt", r2(pl.col("book_vega"))))
-         .otherwise(pl.lit("no condor open")), "call"),
-        ("flattening", book_short & (flat_scale > 0), flat_scale, h.flattening_fraction,
-         (-pl.col("book_vega")).clip(lower_bound=0.0),
-         pl.format("vix/vix3m {} (threshold {}), event window {}, book vega {}", r2(ratio).fill_null("na"),
-                   pl.lit(str(h.flattening_threshold)), event.cast(pl.String), r2(pl.col("book_vega"))), "call"),
-        ("second_engine", stressed & (ref_vega > 0), pl.lit(1.0), h.engine_fraction, ref_vega,
-         pl.format("regime {}/{}, reference short vega {}", pl.col("vol_regime").fill_null("na"),
-                   pl.col("term_regime").fill_null("na"), r2(ref_vega)), h.engine_instrument),
-    ]
+
+def hedge_layers(book: pl.DataFrame, features_asof: pl.DataFrame, vx_futures: pl.DataFrame, config: StrategyConfig) -> pl.DataFrame:
+    """ALVH positions, trades, marks and daily P&L per session per layer.
+
+    Parameters
+    ----------
+    book : ``date, stress_loss`` (dollars, >= 0, the condor book's loss in the stress
+        scenario, :func:`book_stress_loss`; 0 when flat), one row per session.
+    features_asof : market features + regimes with ``available_at`` (``vix, vix3m, vvix,
+        vx_cm30, in_event_window, vol_regime, term_regime``).
+    vx_futures : ``date, expiration, settle``.
+
+    Returns
+    -------
+    One row per session per layer: ``date, layer, on`` (a position is held after the close),
+    ``event`` (open / hold / resize / roll / monetize / close / none), ``why``, ``instrument,
+    expiry, strike, short_strike, forward, vvix, vol, years, price, delta, gamma, vega,
+    theta`` (per unit, VIX points, of the position held after the close), ``contracts,
+    traded, entry_price, stress_loss, covered_loss`` (dollars the position pays in the
+    scenario), ``stale_mark``, and the session's ``pnl, costs, attr_delta, attr_gamma,
+    attr_theta, attr_vega`` in dollars (``pnl = 100 n_{t-1} (P_t(held) - P_{t-1}) - costs``).
+    """
+    h: HedgeConfig = config.hedge
+    fill = config.fill
+    rate = config.backtest.cash_rate
+    equity = config.backtest.initial_equity
+    d = _daily_inputs(book, features_asof, vx_futures, config)
+    n = d.height
+    dates = d["date"].to_numpy().astype("datetime64[D]")
+    day_no = dates.astype(np.int64)
+    vix = d["vix"].fill_null(np.nan).to_numpy().astype(float)
+    vvix = d["vvix"].to_numpy().astype(float)
+    beta = d["beta"].to_numpy().astype(float)
+    stress = d["stress_loss"].to_numpy().astype(float)
+    stress_ref = d["stress_ref"].to_numpy().astype(float)
+    sig = d["engine_on"].fill_null(False).to_numpy()
+    sig_why = d["engine_why"].fill_null("").to_list()
+    t_exp = d["target_expiry"].to_numpy().astype("datetime64[D]")
+    t_exp_no = np.where(np.isnat(t_exp), -1, t_exp.astype(np.int64))
+    t_fwd = d["target_forward"].fill_null(np.nan).to_numpy().astype(float)
+    t_years = np.where(t_exp_no >= 0, (t_exp_no - day_no) / 365.0, np.nan)
+    # the entry instrument of each session (vectorized): strikes, price and scenario gain
+    with np.errstate(invalid="ignore"):
+        k1 = vix_call_strike(t_fwd, t_years, vvix, rate, h.call_delta)
+        k2 = vix_call_strike(t_fwd, t_years, vvix, rate, h.spread_short_delta)
+    k2 = np.where(k2 > k1, k2, k1 + 0.5)
+    shock_f = t_fwd + beta * h.stress_vix_move
+    shock_v = vvix + h.stress_vvix_move
+
+    def unit(f, k, t, v):
+        return price_vix_options(f, k, t, v, rate)["price"]
+
+    with np.errstate(invalid="ignore"):
+        call_p = unit(t_fwd, k1, t_years, vvix)
+        call_gain = unit(shock_f, k1, t_years, shock_v) - call_p
+        spread_p = call_p - unit(t_fwd, k2, t_years, vvix)
+        spread_gain = call_gain - (unit(shock_f, k2, t_years, shock_v) - unit(t_fwd, k2, t_years, vvix))
+    vx = {(int(a), int(b)): float(s) for a, b, s in zip(
+        vx_futures["date"].to_numpy().astype("datetime64[D]").astype(np.int64),
+        vx_futures["expiration"].to_numpy().astype("datetime64[D]").astype(np.int64),
+        vx_futures["settle"].to_numpy(), strict=True)}
+    cost_per = 100.0 * fill.vix_half_spread + fill.commission_per_contract
+
     frames = []
-    for name, on, scale, frac, vega_ref, why, kind in specs:  # three layers
-        frames.append(
-            d.with_columns(
-                pl.lit(name).alias("layer"),
-                (on & pl.col("expiry").is_not_null()).fill_null(False).alias("on"),
-                scale.cast(pl.Float64).alias("scale"),
-                (frac * scale * vega_ref * h.vol_beta).cast(pl.Float64).alias("target_vix_dollars"),
-                why.alias("why"),
-                pl.lit(kind).alias("instrument"),
-            )
-        )
-    lay = pl.concat(frames, how="vertical_relaxed").sort(["layer", "date"]).with_columns(
-        pl.col("date").dt.truncate("1w").alias("_week")
-    )
-    # holding segments: a new segment starts whenever the layer switches or the expiry rolls
-    lay = lay.with_columns(
-        (
-            (pl.col("on") != pl.col("on").shift(1).over("layer", order_by="date"))
-            | (pl.col("expiry") != pl.col("expiry").shift(1).over("layer", order_by="date"))
-            | (pl.lit(h.restrike_weekly) & (pl.col("_week") != pl.col("_week").shift(1).over("layer", order_by="date")))
-        ).fill_null(True).cast(pl.Int64).cum_sum().over("layer", order_by="date").alias("_seg")
-    )
-    f = lay["forward"].to_numpy().astype(float)
-    t = lay["years"].to_numpy().astype(float)
-    v = lay["vol"].to_numpy().astype(float)
-    disc = lay["discount"].to_numpy().astype(float)
+    for layer in LAYERS:
+        spread = layer == "second_engine" and h.engine_instrument == "call_spread"
+        legs = 2.0 if spread else 1.0
+        cols = {c: np.full(n, np.nan) for c in ("strike", "short_strike", "forward", "years", "price", "contracts",
+                                                  "traded", "entry_price", "covered_loss", "pnl", "costs", "expiry_no", "mark_forward")}
+        on = np.zeros(n, dtype=bool)
+        stale = np.zeros(n, dtype=bool)
+        event = ["none"] * n
+        why = [""] * n
+        held = False
+        K1 = K2 = E = F_last = entry = covered = 0.0
+        nc = 0.0
+        price_prev = 0.0
+        blocked_expiry = -1  # base/vxth: out until the target expiry differs from this one
+        armed = True  # engine: re-armed when its signal is off
+        off_count = 0
+        last_vxth_expiry = -1
+        for i in range(n):
+            pnl = 0.0
+            traded = 0.0
+            ev = "none"
+            text = ""
+            mark = math.nan
+            if held:
+                f = vx.get((int(day_no[i]), int(E)))
+                if f is None:
+                    f = F_last
+                    stale[i] = True
+                F_last = f
+                cols["mark_forward"][i] = f
+                t_left = (E - day_no[i]) / 365.0
+                mark = _scalar_price(f, K1, K2 if spread else math.nan, max(t_left, 1.0 / 365.0), vvix[i], rate)
+                pnl = 100.0 * nc * (mark - price_prev)
+                price_prev = mark
+                ev = "hold"
+                roll = (E - day_no[i]) < h.min_days_to_expiry
+                monetize = mark >= h.monetize_multiple * entry or (
+                    math.isfinite(vix[i]) and vix[i] >= h.monetize_vix and mark > entry)
+                if layer == "second_engine":
+                    off_count = 0 if sig[i] else off_count + 1
+                stop = layer == "second_engine" and off_count >= h.engine_off_days
+                if monetize or roll or stop:
+                    traded += nc
+                    ev = "monetize" if monetize else ("roll" if roll else "close")
+                    text = (f"mark {mark:.2f} vs paid {entry:.2f}, VIX {vix[i]:.1f}" if monetize
+                            else f"{int(E - day_no[i])} days left" if roll else f"signal off {off_count} sessions")
+                    if monetize and layer != "second_engine":
+                        blocked_expiry = int(t_exp_no[i])
+                    held, nc = False, 0.0
+            if not sig[i]:
+                armed = True
+            # decide what the layer wants after the close
+            can = t_exp_no[i] >= 0 and math.isfinite(t_fwd[i]) and math.isfinite(call_p[i]) and call_p[i] > 0
+            gain = spread_gain[i] if spread else call_gain[i]
+            unit_p = spread_p[i] if spread else call_p[i]
+            want = 0.0
+            reason = ""
+            if layer == "base":
+                if held:
+                    target_cover = h.base_fraction * stress[i]
+                    if target_cover < (1.0 - h.resize_band) * covered or target_cover > (1.0 + h.resize_band) * covered:
+                        gnow = _scalar_price(F_last + beta[i] * h.stress_vix_move, K1, math.nan, max((E - day_no[i]) / 365.0, 1 / 365), shock_v[i], rate) - mark
+                        new = float(np.round(target_cover / (100.0 * gnow))) if gnow > 0 else nc
+                        if new != nc:
+                            traded += abs(new - nc)
+                            ev, text = "resize", f"stress loss ${stress[i]:,.0f} left the band around ${covered / h.base_fraction:,.0f}"
+                            entry = (entry * nc + mark * max(new - nc, 0.0)) / max(new, 1.0) if new > nc else entry
+                            nc = new
+                            covered = nc * 100.0 * gnow
+                            held = nc > 0
+                elif can and stress[i] > 0 and blocked_expiry != t_exp_no[i] and gain > 0:
+                    want = float(np.round(h.base_fraction * stress[i] / (100.0 * gain)))
+                    reason = f"covers {h.base_fraction:.0%} of stress loss ${stress[i]:,.0f} (SPX {h.stress_spx_move:+.0%}, VIX {h.stress_vix_move:+.0f})"
+            elif layer == "vxth":
+                if not held and can and t_exp_no[i] != last_vxth_expiry and blocked_expiry != t_exp_no[i]:
+                    w = float(vxth_weight(np.array([t_fwd[i]]), h)[0])
+                    last_vxth_expiry = int(t_exp_no[i])
+                    if w > 0:
+                        want = float(np.floor(w * equity / (100.0 * unit_p)))
+                        reason = f"VXTH weight {w:.2%} of equity at VX {t_fwd[i]:.2f}"
+            else:  # second_engine
+                if not held and sig[i] and (armed or ev == "roll") and can and gain > 0:
+                    ref = max(stress[i], stress_ref[i], h.engine_floor_equity_fraction * equity)
+                    want = float(np.round(h.engine_fraction * ref / (100.0 * gain)))
+                    reason = f"signal: {sig_why[i]}; covers {h.engine_fraction:.0%} of ${ref:,.0f}"
+                    armed = False
+                    off_count = 0
+            if want > 0:
+                held, nc = True, want
+                K1, K2, E = float(k1[i]), float(k2[i]) if spread else math.nan, float(t_exp_no[i])
+                F_last = float(t_fwd[i])
+                entry = mark = price_prev = float(unit_p)
+                covered = nc * 100.0 * gain
+                traded += nc
+                ev = "open" if ev in ("none", "hold") else ev + "+open"
+                text = reason if not text else text + "; " + reason
+            if held:
+                price_prev = mark if math.isfinite(mark) else price_prev
+                cols["strike"][i], cols["short_strike"][i], cols["expiry_no"][i] = K1, K2, E
+                cols["forward"][i], cols["years"][i], cols["price"][i] = F_last, (E - day_no[i]) / 365.0, price_prev
+                cols["contracts"][i], cols["entry_price"][i], cols["covered_loss"][i] = nc, entry, covered
+                on[i] = True
+            costs = traded * legs * cost_per
+            cols["traded"][i], cols["costs"][i], cols["pnl"][i] = traded, costs, pnl - costs
+            event[i], why[i] = ev, text or (f"holding {int(nc)} x {K1:g} expiring in {int(E - day_no[i])} days" if held else "")
+        frames.append(_layer_frame(d, layer, spread, on, stale, event, why, cols, vvix, rate))
+    return pl.concat(frames).sort(["date", "layer"])
+
+
+def _layer_frame(d, layer, spread, on, stale, event, why, cols, vvix, rate) -> pl.DataFrame:
+    """Greeks of the held position and the Taylor attribution of each session's P&L."""
+    f, k, ks, t = cols["forward"], cols["strike"], cols["short_strike"], cols["years"]
+    tt = np.maximum(np.nan_to_num(t, nan=1.0), 1.0 / 365.0)
+    ff, kk = np.nan_to_num(f, nan=1.0), np.nan_to_num(k, nan=1.0)
     with np.errstate(invalid="ignore"):
-        k1 = vix_call_strike(f, t, v, disc, h.call_delta)
-        k2 = vix_call_strike(f, t, v, disc, h.spread_short_delta)
-    is_spread = (lay["instrument"] == "call_spread").to_numpy()
-    k2 = np.where(is_spread & (k2 > k1), k2, np.where(is_spread, k1 + 0.5, np.nan))
-    lay = lay.with_columns(
-        pl.Series("_k1", k1).fill_nan(None), pl.Series("_k2", k2).fill_nan(None)
-    ).with_columns(
-        pl.when(pl.col("on")).then(pl.col("_k1").first().over(["layer", "_seg"], order_by="date")).alias("strike"),
-        pl.when(pl.col("on")).then(pl.col("_k2").first().over(["layer", "_seg"], order_by="date")).alias("short_strike"),
+        g = price_vix_options(ff, kk, tt, vvix, rate)
+        if spread:
+            g2 = price_vix_options(ff, np.nan_to_num(ks, nan=1.0), tt, vvix, rate)
+            g = {x: g[x] - g2[x] if x != "vol" else g[x] for x in g}
+    greeks = {x: np.where(on, g[x], np.nan) for x in ("delta", "gamma", "vega", "theta", "vol")}
+    frame = d.select("date", "vvix", "stress_loss").with_columns(
+        pl.lit(layer).alias("layer"),
+        pl.Series("on", on),
+        pl.Series("event", event),
+        pl.Series("why", why),
+        pl.lit("call_spread" if spread else "call").alias("instrument"),
+        pl.Series("expiry", np.where(np.isfinite(cols["expiry_no"]), cols["expiry_no"], 0).astype("datetime64[D]")),
+        *[pl.Series(c, cols[c]).fill_nan(None) for c in ("strike", "short_strike", "forward", "years", "price")],
+        *[pl.Series(c, greeks[c]).fill_nan(None) for c in ("vol", "delta", "gamma", "vega", "theta")],
+        pl.Series("contracts", np.nan_to_num(cols["contracts"], nan=0.0)),
+        *[pl.Series(c, np.nan_to_num(cols[c], nan=0.0)) for c in ("traded", "entry_price", "covered_loss", "pnl", "costs")],
+        pl.Series("stale_mark", stale),
     ).with_columns(pl.when(pl.col("on")).then(pl.col("expiry")).alias("expiry"))
-    on_np = lay["on"].to_numpy()
-    ks = lay["strike"].fill_null(np.nan).to_numpy().astype(float)
-    kss = lay["short_strike"].fill_null(np.nan).to_numpy().astype(float)
+    # the position held overnight, marked today before any trade: its future and smile vol
+    mf = cols["mark_forward"]
+    pk, pt = np.r_[np.nan, k[:-1]], np.r_[np.nan, t[:-1]]
+    days_gap = np.r_[0.0, np.diff(d["date"].to_numpy().astype("datetime64[D]").astype(np.int64))].astype(float)
     with np.errstate(invalid="ignore"):
-        g = _price(f, np.where(on_np, ks, f), kss, t, v, disc)
-    lay = lay.with_columns(
-        *[pl.Series(name, np.where(on_np, g[name], np.nan)).fill_nan(None) for name in ("price", "delta", "gamma", "vega", "theta")]
-    ).with_columns(
-        pl.when(pl.col("on") & (pl.col("delta") > 0))
-        .then(
-            (pl.col("target_vix_dollars")
-             / (100.0 * pl.col("delta").clip(lower_bound=h.min_sizing_delta) * pl.col("beta"))).round(0)
-        )
-        .otherwise(0.0)
-        .alias("contracts")
-    )
-    # the instrument held yesterday, re-priced on today's future and vol (for the P&L)
-    prev = lambda c: pl.col(c).shift(1).over("layer", order_by="date")  # noqa: E731
-    lay = lay.with_columns(prev("expiry").alias("_pe"), prev("strike").alias("_pk"), prev("short_strike").alias("_pks"))
-    lay = lay.join(
-        vx_futures.select("date", pl.col("expiration").alias("_pe"), pl.col("settle").alias("prev_instrument_forward")),
-        on=["date", "_pe"], how="left",
-    )
-    pf = lay["prev_instrument_forward"].fill_null(np.nan).to_numpy().astype(float)
-    pe_t = ((lay["_pe"] - lay["date"]).dt.total_days().cast(pl.Float64) / 365.0).fill_null(np.nan).to_numpy()
-    pk = lay["_pk"].fill_null(np.nan).to_numpy().astype(float)
-    pks = lay["_pks"].fill_null(np.nan).to_numpy().astype(float)
-    held = np.isfinite(pk) & np.isfinite(pf)
-    with np.errstate(invalid="ignore"):
-        gp = _price(np.where(held, pf, 1.0), np.where(held, pk, 1.0), pks, np.where(held, pe_t, 0.1), v,
-                    np.exp(-rate * np.where(held, pe_t, 0.1)))
-    lay = lay.with_columns(pl.Series("prev_instrument_price", np.where(held, gp["price"], np.nan)).fill_nan(None))
-    return lay.select(
-        "date", "layer", "on", "why", "scale", "beta", "book_vega", "target_vix_dollars", "instrument", "expiry",
-        "forward", "strike", "short_strike", "vol", "years", "price", "delta", "gamma", "vega", "theta",
-        "contracts", "prev_instrument_price", "prev_instrument_forward",
-    ).sort(["date", "layer"])
+        mark_vol = vix_option_vol(np.nan_to_num(pk, nan=1.0), np.nan_to_num(mf, nan=1.0), np.maximum(np.nan_to_num(pt, nan=1.0) - days_gap / 365.0, 1.0 / 365.0), vvix)
+    frame = frame.with_columns(pl.Series("_mf", mf).fill_nan(None), pl.Series("_mv", np.where(np.isfinite(mf), mark_vol, np.nan)).fill_nan(None))
+    prev = lambda c: pl.col(c).shift(1)  # noqa: E731
+    mult = 100.0 * prev("contracts").fill_null(0.0)
+    same = prev("on").fill_null(False) & pl.col("_mf").is_not_null()
+    d_f = (pl.col("_mf") - prev("forward"))
+    d_days = (pl.col("date") - prev("date")).dt.total_days().cast(pl.Float64)
+    d_vol = (pl.col("_mv") - prev("vol"))
+    # Taylor terms of the position held overnight (zero when nothing was held or it was sold today)
+    return frame.with_columns(
+        pl.when(same).then(mult * prev("delta") * d_f).otherwise(0.0).fill_null(0.0).alias("attr_delta"),
+        pl.when(same).then(mult * 0.5 * prev("gamma") * d_f ** 2).otherwise(0.0).fill_null(0.0).alias("attr_gamma"),
+        pl.when(same).then(mult * prev("theta") * d_days).otherwise(0.0).fill_null(0.0).alias("attr_theta"),
+        pl.when(same).then(mult * prev("vega") * d_vol).otherwise(0.0).fill_null(0.0).alias("attr_vega"),
+    ).drop("_mf", "_mv")
+
+
+def hedge_pnl(layers: pl.DataFrame, config: StrategyConfig | None = None) -> pl.DataFrame:
+    """Daily P&L of each ALVH layer with its Greek attribution: ``date, layer, pnl, costs,
+    attr_delta, attr_gamma, attr_theta, attr_vega`` (dollars; see :func:`hedge_layers`)."""
+    return layers.select("date", "layer", "pnl", "costs", *ATTR)

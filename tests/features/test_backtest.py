@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from features.backtest import equity_with_interest, hedge_pnl, performance_summary, run_backtest, xirr
+from features.backtest import equity_with_interest, performance_summary, run_backtest, xirr
 from features.black76 import black76_greeks
 from features.strategy_config import BacktestConfig, FillConfig, StrategyConfig
 
@@ -116,25 +116,6 @@ def test_metrics_match_plain_numpy_formulas():
     assert m["irr"] == pytest.approx(cagr, rel=1e-8)  # two flows: XIRR is the CAGR
 
 
-def test_hedge_pnl_marks_the_held_instrument_and_charges_trades():
-    layers = pl.DataFrame({
-        "date": [date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 4)], "layer": ["base"] * 3,
-        "instrument": ["call"] * 3, "expiry": [date(2024, 2, 14)] * 2 + [date(2024, 3, 20)],
-        "strike": [20.0, 20.0, 22.0], "short_strike": [None, None, None], "forward": [18.0, 19.0, 19.5],
-        "vol": [0.8, 0.8, 0.8], "price": [1.0, 1.4, 1.1], "delta": [0.3] * 3, "gamma": [0.05] * 3,
-        "vega": [2.0] * 3, "theta": [-0.02] * 3, "contracts": [10.0, 12.0, 5.0],
-        "prev_instrument_price": [None, 1.4, 1.6], "prev_instrument_forward": [None, 19.0, 19.6],
-    }, schema_overrides={"short_strike": pl.Float64})
-    fill = FillConfig(vix_half_spread=0.05, commission_per_contract=1.0)
-    out = hedge_pnl(layers, StrategyConfig(fill=fill)).sort("date")
-    per = 100 * 0.05 + 1.0
-    assert out["pnl"].to_list() == pytest.approx([
-        -10 * per,
-        10 * 100 * (1.4 - 1.0) - 2 * per,  # buy 2 more
-        12 * 100 * (1.6 - 1.4) - (12 + 5) * per,  # roll: close 12, open 5
-    ])
-
-
 def test_summed_daily_pnl_equals_equity_change(result):
     for name in ("unhedged", "alvh_hedged", "cndr_benchmark"):
         d = result.daily.filter(pl.col("strategy") == name)
@@ -144,7 +125,7 @@ def test_summed_daily_pnl_equals_equity_change(result):
 def test_condor_plus_hedge_plus_interest_equals_total(result):
     d = result.daily
     assert (d["condor_pnl"] + d["hedge_pnl"] + d["interest"]).to_list() == pytest.approx(d["pnl"].to_list())
-    layers = d["hedge_pnl_base"] + d["hedge_pnl_flattening"] + d["hedge_pnl_second_engine"]
+    layers = d["hedge_pnl_base"] + d["hedge_pnl_vxth"] + d["hedge_pnl_second_engine"]
     assert layers.to_list() == pytest.approx(d["hedge_pnl"].to_list())
 
 
