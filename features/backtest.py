@@ -18,34 +18,31 @@ options on their VX future and model vol); ``attr_carry`` is the interest; ``att
 is the rest (higher-order terms, fills, commissions, settlement), so the six columns sum to
 ``pnl`` exactly.
 
-Metrics (:func:`performance_summary`), on daily simple returns ``R_t = pnl_t / E_{t-1}``:
-CAGR ``(E_T/E_0)^(365/days) - 1`` (calendar days); annual vol ``std(R) sqrt(252)`` (ddof 1);
-Sharpe ``mean(R - rf) / std(R) sqrt(252)`` with ``rf = cash_rate / 252``; Sortino
-``mean(R - rf) / sqrt(mean(min(R - rf, 0)^2)) sqrt(252)``; max drawdown
-``min(E / cummax(E) - 1)``; Calmar ``CAGR / |max drawdown|``; historical one-day VaR at
-``var_level`` = ``-quantile(R, 1 - level)`` (linear interpolation) and CVaR = minus the mean of
-the returns at or below that quantile; IRR by XIRR (ACT/365, :func:`xirr`) of the dated cash
-flows ``-E_0`` at the start and ``+E_T`` at the end; win rate and average holding days over
-closed trades.
+Metrics: :mod:`features.performance` (CAGR, vol, Sharpe/Sortino over the cash rate, drawdown,
+VaR/CVaR, IRR only from external dated flows, trade statistics of each strategy's own trades,
+hedge turnover, hit rate and stale marks for the hedged strategy).
+
+Cash.  ``cash_rates`` (``date, rate``, decimal; e.g. the 3-month T-bill series when one is
+stored) sets the rate of each session as of its date; without it every session earns
+``BacktestConfig.cash_rate``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 import numpy as np
 import polars as pl
-from scipy.optimize import brentq
 
 from features.cndr import cndr_benchmark
 from features.condor import condor_decisions, eod_quotes
 from features.condor_management import manage_positions
+from features.performance import cash_rate_per_session, performance_summary
 from features.strategy_config import BacktestConfig, StrategyConfig
 from features.vix_hedge import LAYERS, condor_book_stress, hedge_layers, hedge_pnl
 
 __all__ = [
-    "BacktestResult", "run_backtest", "hedge_pnl", "equity_with_interest", "performance_summary", "xirr",
+    "BacktestResult", "run_backtest", "equity_with_interest",
     "STRATEGIES",
 ]
 
@@ -72,29 +69,9 @@ class BacktestResult:
     positions: pl.DataFrame
 
 
-def xirr(dates: list[date] | np.ndarray, amounts: list[float] | np.ndarray) -> float:
-    """Annual internal rate of return of dated cash flows (ACT/365), as Excel's XIRR.
-
-    Solves ``sum_i a_i / (1 + x)^((d_i - d_0)/365) = 0`` for ``x`` with Brent's method on
-    ``(-0.9999, 1e6)``.  NaN when the flows do not change sign.
-    """
-    d = np.asarray(dates, dtype="datetime64[D]")
-    a = np.asarray(amounts, dtype=float)
-    if not (np.any(a > 0) and np.any(a < 0)):
-        return float("nan")
-    years = (d - d.min()).astype(float) / 365.0
-
-    def npv(x: float) -> float:
-        return float(np.sum(a / (1.0 + x) ** years))
-
-    lo, hi = -0.9999, 1e6
-    if npv(lo) * npv(hi) > 0:
-        return float("nan")
-    return float(brentq(npv, lo, hi, xtol=1e-12, rtol=1e-12, maxiter=500))
-
-
-def equity_with_interest(dates: np.ndarray, trading_pnl: np.ndarray, initial: float, rate: float) -> tuple[np.ndarray, np.ndarray]:
-    """Equity path ``E_t = E_{t-1} (1 + rate dd_t/365) + x_t`` in closed form.
+def equity_with_interest(dates: np.ndarray, trading_pnl: np.ndarray, initial: float, rate: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Equity path ``E_t = E_{t-1} (1 + rate_t dd_t/365) + x_t`` in closed form (``rate`` a
+    constant or one annual rate per session).
 
     With ``g_t = 1 + rate dd_t / 365`` (``g_0 = 1``) and ``G_t = prod g``:
     ``E_t = G_t (E_0 + sum_{s<=t} x_s / G_s)``.  Returns ``(equity, interest)``.
@@ -107,53 +84,12 @@ def equity_with_interest(dates: np.ndarray, trading_pnl: np.ndarray, initial: fl
     return eq, eq - prev - trading_pnl
 
 
-def performance_summary(daily: pl.DataFrame, trades: pl.DataFrame | None, config: BacktestConfig) -> dict[str, float]:
-    """Metrics of one strategy from ``daily`` (``date, pnl, equity``) and its closed trades."""
-    eq = daily["equity"].to_numpy()
-    pnl = daily["pnl"].to_numpy()
-    dates = daily["date"].to_numpy().astype("datetime64[D]")
-    e0 = config.initial_equity
-    prev = np.r_[e0, eq[:-1]]
-    r = pnl / prev
-    ppy = config.periods_per_year
-    rf = config.cash_rate / ppy
-    days = float((dates[-1] - dates[0]).astype(float)) if dates.size > 1 else 0.0
-    cagr = (eq[-1] / e0) ** (365.0 / days) - 1.0 if days > 0 and eq[-1] > 0 else float("nan")
-    sd = float(np.std(r, ddof=1)) if r.size > 1 else float("nan")
-    ex = r - rf
-    downside = float(np.sqrt(np.mean(np.minimum(ex, 0.0) ** 2)))
-    curve = np.r_[e0, eq]
-    dd = curve / np.maximum.accumulate(curve) - 1.0
-    mdd = float(dd.min())
-    q = float(np.quantile(r, 1.0 - config.var_level))
-    out = {
-        "final_equity": float(eq[-1]),
-        "total_pnl": float(pnl.sum()),
-        "cagr": cagr,
-        "annual_vol": sd * np.sqrt(ppy),
-        "sharpe": float(np.mean(ex) / sd * np.sqrt(ppy)) if sd > 0 else float("nan"),
-        "sortino": float(np.mean(ex) / downside * np.sqrt(ppy)) if downside > 0 else float("nan"),
-        "max_drawdown": mdd,
-        "calmar": cagr / abs(mdd) if mdd < 0 else float("nan"),
-        "var_95": -q,
-        "cvar_95": -float(np.mean(r[r <= q])),
-        "irr": xirr([dates[0], dates[-1]], [-e0, float(eq[-1])]) if days > 0 else float("nan"),
-    }
-    closed = trades.filter(pl.col("exit_reason") != "open") if trades is not None and trades.height else None
-    if closed is not None and closed.height:
-        out["n_trades"] = float(closed.height)
-        out["win_rate"] = float((closed["pnl"] > 0).mean())
-        out["avg_holding_days"] = float(closed["holding_days"].mean())
-    else:
-        out.update(n_trades=0.0, win_rate=float("nan"), avg_holding_days=float("nan"))
-    return out
-
-
-def _finish(days: pl.DataFrame, parts: pl.DataFrame, cfg: BacktestConfig, name: str) -> pl.DataFrame:
+def _finish(days: pl.DataFrame, parts: pl.DataFrame, cfg: BacktestConfig, name: str, cash_rates: pl.DataFrame | None = None) -> pl.DataFrame:
     """Add interest, equity, drawdown and the attribution identity to a strategy's daily frame."""
     d = days.join(parts, on="date", how="left").fill_null(0.0).sort("date")
     trading = d["trading_pnl"].to_numpy()
-    eq, interest = equity_with_interest(d["date"].to_numpy(), trading, cfg.initial_equity, cfg.cash_rate)
+    rate = cash_rate_per_session(d["date"].to_numpy(), cfg.cash_rate, cash_rates)
+    eq, interest = equity_with_interest(d["date"].to_numpy(), trading, cfg.initial_equity, rate)
     d = d.with_columns(
         pl.Series("interest", interest), pl.Series("equity", eq), pl.lit(name).alias("strategy"),
     ).with_columns(
@@ -173,6 +109,7 @@ def run_backtest(
     vx_futures: pl.DataFrame,
     config: StrategyConfig,
     strategies: tuple[str, ...] = STRATEGIES,
+    cash_rates: pl.DataFrame | None = None,
 ) -> BacktestResult:
     """Decisions -> positions -> hedges -> daily P&L and metrics for several strategies.
 
@@ -184,6 +121,7 @@ def run_backtest(
     vx_futures : ``date, expiration, settle``.
     config : StrategyConfig
     strategies : subset of ``("unhedged", "alvh_hedged", "cndr_benchmark")``.
+    cash_rates : ``date, rate`` (annual decimal) as of each date, or None for the constant.
 
     Returns
     -------
@@ -212,7 +150,7 @@ def run_backtest(
             "date", "condor_pnl", pl.lit(0.0).alias("hedge_pnl"), *zero_layers,
             pl.col("condor_pnl").alias("trading_pnl"), *ATTR,
         )
-        daily_frames.append(_finish(days, parts, bcfg, "unhedged"))
+        daily_frames.append(_finish(days, parts, bcfg, "unhedged", cash_rates))
         trade_frames.append(trades.with_columns(pl.lit("unhedged").alias("strategy")))
     if "alvh_hedged" in strategies:
         book = condor_book_stress(pos_daily, trades, features_asof, days, config)
@@ -228,7 +166,7 @@ def run_backtest(
                 *[(pl.col(c) + pl.col(f"h_{c}")).alias(c) for c in ATTR],
             )
         )
-        daily_frames.append(_finish(days, parts, bcfg, "alvh_hedged"))
+        daily_frames.append(_finish(days, parts, bcfg, "alvh_hedged", cash_rates))
         trade_frames.append(trades.with_columns(pl.lit("alvh_hedged").alias("strategy")))
     if "cndr_benchmark" in strategies:
         cd, ct = cndr_benchmark(option_features, spx_daily, config)
@@ -237,7 +175,7 @@ def run_backtest(
             "date", "condor_pnl", pl.lit(0.0).alias("hedge_pnl"), *zero_layers,
             pl.col("condor_pnl").alias("trading_pnl"), *[pl.lit(0.0).alias(c) for c in ATTR],
         )
-        daily_frames.append(_finish(days, parts, bcfg, "cndr_benchmark"))
+        daily_frames.append(_finish(days, parts, bcfg, "cndr_benchmark", cash_rates))
         if ct.height:
             trade_frames.append(ct.drop("units").with_columns(pl.lit("cndr_benchmark").alias("strategy")))
     cols = ["strategy", "date", "condor_pnl", "hedge_pnl", *[f"hedge_pnl_{n}" for n in LAYERS], "trading_pnl",
@@ -247,5 +185,6 @@ def run_backtest(
     for name in strategies:
         dd = daily.filter(pl.col("strategy") == name)
         tt = all_trades.filter(pl.col("strategy") == name) if all_trades.height else None
-        summaries.append({"strategy": name, **performance_summary(dd, tt, bcfg)})
+        hh = hedges if name == "alvh_hedged" else None
+        summaries.append({"strategy": name, **performance_summary(dd, tt, bcfg, hedges=hh, cash_rates=cash_rates)})
     return BacktestResult(daily=daily, summary=pl.DataFrame(summaries), trades=all_trades, decisions=decisions, hedges=hedges, positions=pos_daily)

@@ -25,10 +25,13 @@ COLUMNS = [
     ("calmar", "Calmar", "{:.2f}"),
     ("var_95", "VaR 95 (1d)", "{:.2%}"),
     ("cvar_95", "CVaR 95 (1d)", "{:.2%}"),
-    ("irr", "IRR", "{:.2%}"),
     ("n_trades", "trades", "{:.0f}"),
     ("win_rate", "win rate", "{:.0%}"),
     ("avg_holding_days", "avg days held", "{:.1f}"),
+    ("hedge_turnover", "hedge turnover (x/yr)", "{:.1f}"),
+    ("hedge_hit_rate", "hedge hit rate", "{:.0%}"),
+    ("hedge_pnl_per_year_pct", "hedge P&L/yr", "{:.2%}"),
+    ("stale_marks", "stale marks", "{:.0f}"),
 ]
 
 
@@ -37,7 +40,7 @@ def summary_markdown(summary: pl.DataFrame) -> str:
     rule = "|---|" + "---:|" * len(COLUMNS)
     rows = []
     for row in summary.sort("strategy").iter_rows(named=True):
-        cells = [fmt.format(row[c]) if row[c] is not None and row[c] == row[c] else "–" for c, _, fmt in COLUMNS]
+        cells = [fmt.format(row[c]) if row.get(c) is not None and row[c] == row[c] else "–" for c, _, fmt in COLUMNS]
         rows.append(f"| {row['strategy']} | " + " | ".join(cells) + " |")
     return "\n".join([header, rule, *rows])
 

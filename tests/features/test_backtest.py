@@ -8,9 +8,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from features.backtest import equity_with_interest, performance_summary, run_backtest, xirr
+from features.backtest import equity_with_interest, run_backtest
 from features.black76 import black76_greeks
-from features.strategy_config import BacktestConfig, FillConfig, StrategyConfig
+from features.strategy_config import FillConfig, StrategyConfig
 
 START = date(2024, 1, 2)
 
@@ -72,11 +72,6 @@ def result():
     return run_backtest(mk["option_features"], mk["market"], mk["spx_daily"], mk["vx_futures"], cfg)
 
 
-def test_xirr_matches_excel_documentation_example():
-    dates = [date(2008, 1, 1), date(2008, 3, 1), date(2008, 10, 30), date(2009, 2, 15), date(2009, 4, 1)]
-    assert xirr(dates, [-10000, 2750, 4250, 3250, 2750]) == pytest.approx(0.373362535, abs=1e-8)
-
-
 def test_equity_with_interest_equals_daily_recursion():
     dates = np.array(["2024-01-02", "2024-01-03", "2024-01-08", "2024-01-09"], dtype="datetime64[D]")
     x = np.array([100.0, -50.0, 20.0, 0.0])
@@ -87,33 +82,6 @@ def test_equity_with_interest_equals_daily_recursion():
         expected.append(e)
     assert eq.tolist() == pytest.approx(expected, rel=1e-13)
     assert (np.diff(np.r_[1000.0, eq]) - x).tolist() == pytest.approx(interest.tolist())
-
-
-def test_metrics_match_plain_numpy_formulas():
-    rng = np.random.default_rng(5)
-    n = 300
-    dates = np.busday_offset(np.datetime64("2023-01-02"), np.arange(n), roll="forward").astype("datetime64[D]")
-    r = rng.normal(0.0004, 0.01, n)
-    eq = 1e6 * np.cumprod(1 + r)
-    pnl = np.diff(np.r_[1e6, eq])
-    cfg = BacktestConfig(initial_equity=1e6, cash_rate=0.03)
-    m = performance_summary(pl.DataFrame({"date": dates, "pnl": pnl, "equity": eq}), None, cfg)
-    years = (dates[-1] - dates[0]).astype(int) / 365
-    cagr = (eq[-1] / 1e6) ** (1 / years) - 1
-    ex = r - 0.03 / 252
-    peak = np.maximum.accumulate(np.r_[1e6, eq])
-    mdd = (np.r_[1e6, eq] / peak - 1).min()
-    srt = np.sort(r)
-    q = np.percentile(r, 5)
-    assert m["cagr"] == pytest.approx(cagr)
-    assert m["annual_vol"] == pytest.approx(r.std(ddof=1) * np.sqrt(252))
-    assert m["sharpe"] == pytest.approx(ex.mean() / r.std(ddof=1) * np.sqrt(252))
-    assert m["sortino"] == pytest.approx(ex.mean() / np.sqrt(np.mean(np.minimum(ex, 0) ** 2)) * np.sqrt(252))
-    assert m["max_drawdown"] == pytest.approx(mdd)
-    assert m["calmar"] == pytest.approx(cagr / abs(mdd))
-    assert m["var_95"] == pytest.approx(-q)
-    assert m["cvar_95"] == pytest.approx(-srt[srt <= q].mean())
-    assert m["irr"] == pytest.approx(cagr, rel=1e-8)  # two flows: XIRR is the CAGR
 
 
 def test_summed_daily_pnl_equals_equity_change(result):
@@ -191,3 +159,24 @@ def test_accounting_reconciles_with_breach_rolls():
     assert d["pnl"].sum() == pytest.approx(d["equity"][-1] - 1_000_000.0, abs=1e-6)
     closed = r.trades.filter(pl.col("exit_reason") != "open")
     assert closed["pnl"].to_list() == pytest.approx(closed["cash_total"].to_list())
+
+
+def test_hedged_strategy_reports_its_own_trades_and_hedge_statistics(result):
+    s = {r["strategy"]: r for r in result.summary.iter_rows(named=True)}
+    hedged, unhedged = s["alvh_hedged"], s["unhedged"]
+    assert hedged["condor_n_trades"] == unhedged["n_trades"]
+    assert hedged["n_trades"] > hedged["condor_n_trades"]  # hedge positions count as its trades
+    assert hedged["hedge_n_positions"] >= 1 and hedged["hedge_turnover"] > 0
+    assert "irr" not in s["unhedged"] or s["unhedged"]["irr"] is None  # no external flows: IRR would equal CAGR
+
+
+def test_cash_earns_the_stored_rate_series_when_given():
+    mk = _market()
+    rates = pl.DataFrame({"date": [date(2023, 12, 1), date(2024, 2, 1)], "rate": [0.05, 0.01]})
+    r = run_backtest(mk["option_features"], mk["market"], mk["spx_daily"], mk["vx_futures"], StrategyConfig(),
+                     strategies=("unhedged",), cash_rates=rates)
+    d = r.daily.sort("date")
+    prev_eq = np.r_[1_000_000.0, d["equity"].to_numpy()[:-1]]
+    dd = np.r_[0, np.diff(d["date"].to_numpy().astype("datetime64[D]").astype(int))]
+    rate = np.where(d["date"].to_numpy().astype("datetime64[D]") >= np.datetime64("2024-02-01"), 0.01, 0.05)
+    assert d["interest"].to_list() == pytest.approx((prev_eq * rate * dd / 365).tolist(), abs=1e-6)
