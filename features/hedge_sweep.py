@@ -40,7 +40,7 @@ from features.strategy_config import HedgeConfig, StrategyConfig
 from features.vix_hedge import condor_book_stress, hedge_layers
 
 __all__ = [
-    "PERIODS", "CRISES", "SweepInputs", "build_sweep_inputs", "evaluate_config", "sweep_grid", "run_sweep",
+    "PERIODS", "CRISES", "SweepInputs", "build_sweep_inputs", "sweep_inputs_from_book", "evaluate_config", "sweep_grid", "run_sweep",
     "choose_default", "meets_goal", "GOAL_DD_RATIO", "GOAL_COST",
 ]
 
@@ -87,9 +87,18 @@ def build_sweep_inputs(
     days = option_features.select(pl.col("quote_date").unique().alias("date")).sort("date")
     decisions = condor_decisions(option_features, features_asof, config, equity=config.backtest.initial_equity)
     pos_daily, trades = manage_positions(decisions, option_features, spx_daily, config)
-    pnl = pos_daily.group_by("date").agg(pl.col("pnl").sum().alias("condor_pnl"))
-    stress = condor_book_stress(pos_daily, trades, features_asof, days, config)
-    book = days.join(pnl, on="date", how="left").join(stress, on="date", how="left").fill_null(0.0).sort("date")
+    return sweep_inputs_from_book(pos_daily, trades, days, features_asof, vx_futures, config, cash_rates, **windows)
+
+
+def sweep_inputs_from_book(
+    positions: pl.DataFrame, trades: pl.DataFrame, days: pl.DataFrame, features_asof: pl.DataFrame, vx_futures: pl.DataFrame,
+    config: StrategyConfig, cash_rates: pl.DataFrame | None = None, **windows: dict[str, tuple[date, date]],
+) -> SweepInputs:
+    """:class:`SweepInputs` from an already computed condor book (``positions`` and
+    ``trades`` of :func:`features.condor_management.manage_positions`) over the sessions ``days``."""
+    pnl = positions.group_by("date").agg(pl.col("pnl").sum().alias("condor_pnl"))
+    stress = condor_book_stress(positions, trades, features_asof, days, config)
+    book = days.select("date").join(pnl, on="date", how="left").join(stress, on="date", how="left").fill_null(0.0).sort("date")
     return SweepInputs(book, features_asof, vx_futures, config, cash_rates, **windows)
 
 

@@ -77,6 +77,10 @@ CHECKS: dict[str, Check] = {
     "acf |r| lag 20": Check((0.05, 0.45), 0.15, "abs"),
     "corr(return, dVIX)": Check((-0.95, -0.60), 0.15, "abs"),
     "chain contracts per day": Check((10_000.0, 20_000.0), 0.5, "rel"),
+    "VVIX median": Check((75.0, 110.0), 0.15, "rel"),
+    "corr(VVIX, VIX) levels": Check((0.15, 0.80), 0.20, "abs"),
+    "corr(dVVIX, dVIX) daily changes": Check((0.40, 0.90), 0.15, "abs"),
+    "VX 8-45 day realized vol": Check((0.45, 0.95), 0.25, "rel"),
     **{_bucket_name(lo, hi): Check((0.003, 0.6), 1.0, "rel") for lo, hi in BUCKETS},
 }
 
@@ -119,6 +123,31 @@ def spread_statistics(strike: np.ndarray, spot: np.ndarray, is_call: np.ndarray,
     return out
 
 
+def vvix_statistics(vix: np.ndarray, vvix: np.ndarray) -> dict[str, float]:
+    """Median VVIX and its correlation with VIX in levels and in daily changes (same sessions)."""
+    return {
+        "VVIX median": float(np.median(vvix)),
+        "corr(VVIX, VIX) levels": float(np.corrcoef(vix, vvix)[0, 1]),
+        "corr(dVVIX, dVIX) daily changes": float(np.corrcoef(np.diff(vix), np.diff(vvix))[0, 1]),
+    }
+
+
+def vx_realized_vol(vx: pl.DataFrame, lo: int = 8, hi: int = 45) -> dict[str, float]:
+    """Annualized vol (sqrt 252) of daily log changes of each VX contract's settlement while it
+    has ``lo``..``hi`` calendar days left on both days (``date, expiration, settle``)."""
+    f = (
+        vx.filter(pl.col("settle") > 0)
+        .sort("expiration", "date")
+        .with_columns(
+            (pl.col("expiration") - pl.col("date")).dt.total_days().alias("_dte"),
+            pl.col("settle").log().diff().over("expiration").alias("_r"),
+        )
+        .with_columns(pl.col("_dte").shift(1).over("expiration").alias("_pdte"))
+        .filter(pl.col("_dte").is_between(lo, hi) & pl.col("_pdte").is_between(lo, hi))
+    )
+    return {"VX 8-45 day realized vol": float(f["_r"].std() * np.sqrt(252.0))}
+
+
 # ---------------------------------------------------------------- simulated side
 
 
@@ -138,6 +167,10 @@ def simulated_statistics(seed: int = 7, n_chain_days: int = 4, end: date = date(
     vix, vix3m, vix6m = ts["VIX"].to_numpy(), ts["VIX3M"].to_numpy(), ts["VIX6M"].to_numpy()
     out = {**vix_statistics(vix, vix, vix3m, vix, vix6m), **return_statistics(close)}
     out["corr(return, dVIX)"] = float(np.corrcoef(np.diff(np.log(close)), np.diff(vix))[0, 1])
+    # VVIX as Cboe publishes it (from 2006): the same window for the simulated series
+    vv = ts.filter(pl.col("date") >= date(2006, 3, 6))
+    out.update(vvix_statistics(vv["VIX"].to_numpy(), vv["VVIX"].to_numpy()))
+    out.update(vx_realized_vol(dm.vx_futures.filter(pl.col("date").is_between(date(2007, 3, 26), date(2015, 4, 1)))))
     days = sessions[len(sessions) // (n_chain_days + 1) :: len(sessions) // (n_chain_days + 1)][:n_chain_days]
     chains = [simulate_chain(d, dm, config) for d in days]
     out["chain contracts per day"] = float(np.mean([c.height for c in chains]))
@@ -155,9 +188,29 @@ def simulated_statistics(seed: int = 7, n_chain_days: int = 4, end: date = date(
 
 
 def _read_cboe_history(path: Path) -> pl.DataFrame:
-    return pl.read_csv(path).select(
-        pl.col("DATE").str.strptime(pl.Date, "%m/%d/%Y").alias("date"), pl.col("CLOSE").alias(path.stem.split("_")[0])
-    )
+    frame = pl.read_csv(path)
+    name = path.stem.split("_")[0]
+    value = "CLOSE" if "CLOSE" in frame.columns else name  # VVIX_History.csv has DATE,VVIX
+    return frame.select(pl.col("DATE").str.strptime(pl.Date, "%m/%d/%Y").alias("date"), pl.col(value).cast(pl.Float64).alias(name))
+
+
+def read_cfe_vx(folder: Path) -> pl.DataFrame:
+    """Settlements of the complete monthly contracts in the CFE per-contract files (``date,
+    expiration, settle``): the expiration is a contract's last trade date in its file;
+    contracts still trading when the files stop (2015-04-01) and rows before the 2007-03-26
+    rescaling (prices at 10x VIX) or with 0.00 placeholders are left out."""
+    frames = []
+    for f in sorted(folder.glob("CFE_*_VX.csv")):
+        lines = f.read_text().splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith("Trade Date"))
+        d = pl.read_csv("\n".join(lines[start:]).encode()).select(
+            pl.col("Trade Date").str.strptime(pl.Date, "%m/%d/%Y").alias("date"), pl.col("Settle").cast(pl.Float64).alias("settle")
+        )
+        last = d["date"].max()
+        if last >= date(2015, 3, 25):
+            continue
+        frames.append(d.with_columns(pl.lit(last).alias("expiration")))
+    return pl.concat(frames).filter((pl.col("date") >= date(2007, 3, 26)) & (pl.col("settle") > 0))
 
 
 def read_real_chain(path: Path) -> dict[str, np.ndarray]:
@@ -196,6 +249,9 @@ def real_statistics(data: Path) -> dict[str, float]:
         .filter(pl.col("date") >= date(1990, 1, 2))
     )
     out.update(return_statistics(spx["close"].to_numpy()))
+    vv = vix.join(_read_cboe_history(idx / "VVIX_History.csv"), on="date").drop_nulls().sort("date")
+    out.update(vvix_statistics(vv["VIX"].to_numpy(), vv["VVIX"].to_numpy()))
+    out.update(vx_realized_vol(read_cfe_vx(data / "cfe_vx_futures_2008_2015")))
     j = spx.join(vix, on="date").sort("date")
     out["corr(return, dVIX)"] = float(
         np.corrcoef(np.diff(np.log(j["close"].to_numpy())), np.diff(j["VIX"].to_numpy()))[0, 1]
@@ -258,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     sim = simulated_statistics(args.seed)
     rows = evaluate(sim, real)
     print(f"Simulator seed {args.seed}, sessions 2000-01-03..2025-12-31 (daily), 4 default-size chains;"
-          f" real data: {'VIX/VIX3M 1990-2026, ^GSPC 1990-2023, 12 Cboe EOD SPX chains 2023-24' if real else 'absent'}."
+          f" real data: {'VIX/VIX3M 1990-2026, VVIX 2006-2026, CFE VX 2007-2015, ^GSPC 1990-2023, 12 Cboe EOD SPX chains 2023-24' if real else 'absent'}."
           f" Generated {datetime.now():%Y-%m-%d}.\n")
     print(markdown_table(rows))
     return 0 if all(r[-1] for r in rows) else 1

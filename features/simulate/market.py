@@ -150,7 +150,7 @@ def simulate_daily(
     )
     return DailyMarket(
         spx_daily=spx_daily,
-        vix_term_structure=vix_term_structure_frame(sessions, ordinals, path.variance_close, schedule, params, src),
+        vix_term_structure=vix_term_structure_frame(sessions, ordinals, path.variance_close, schedule, params, src, config.seed),
         vx_futures=vx_futures_frame(sessions, ordinals, path.variance_close, schedule, params, config.seed, src),
         breadth_daily=breadth_frame(sessions, ordinals, log_ret, path.variance_day, config.seed, src),
         state=state,

@@ -11,7 +11,12 @@ also prints the README table; stated here for the reader:
   and above 0.10/0.10/0.05;
 * corr(daily return, daily VIX change) in [-0.95, -0.60] and within ±0.15 of real (-0.79);
 * default-size chain contracts per day in [10 000, 20 000] and within 50 % of the real Cboe files;
-* median relative spread of OTM quotes by |ln K/S| bucket within a factor 2 of the real chains.
+* median relative spread of OTM quotes by |ln K/S| bucket within a factor 2 of the real chains;
+* VVIX median in [75, 110] and within 15 % of Cboe's (about 91); corr(VVIX, VIX) of levels in
+  [0.15, 0.80] and within ±0.20 of real (+0.42); of daily changes in [0.40, 0.90] and within
+  ±0.15 of real (+0.71): VVIX rises with VIX;
+* annualized realized vol of VX futures with 8-45 days left in [0.45, 0.95] and within 25 % of
+  the CFE settlements 2007-2015 (about 0.68).
 
 Without the shared real data only the fixed bands are checked.
 """
@@ -69,6 +74,8 @@ def test_real_statistics_reproduce_published_magnitudes(shared_data: Path):
     assert 17.0 < r["VIX p50"] < 18.5  # Cboe VIX median since 1990 is about 17.6
     assert r["corr(return, dVIX)"] < -0.7
     assert 17_000 < r["chain contracts per day"] < 22_000  # 8.7k-10.5k strike lines x 2
+    assert 85 < r["VVIX median"] < 95 and r["corr(dVVIX, dVIX) daily changes"] > 0.6
+    assert 0.6 < r["VX 8-45 day realized vol"] < 0.75
 
 
 def test_volatility_crises_triple_within_weeks_and_then_decay():

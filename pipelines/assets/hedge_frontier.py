@@ -1,0 +1,98 @@
+"""Stage 4b — the hedge frontier: every ALVH configuration of the sweep, in and out of sample.
+
+Reads the stored condor book (``condor_positions``, the unhedged ``condor_trades``), the
+point-in-time features and the VX curve, runs :func:`features.hedge_sweep.run_sweep` over
+:func:`features.hedge_sweep.sweep_grid`, marks the configuration chosen on the in-sample
+period (:func:`features.hedge_sweep.choose_default`) and whether it meets the goal out of
+sample, and draws the frontier (net hedge cost per year against drawdown reduction).
+"""
+
+
+import json
+
+import dagster as dg
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import polars as pl  # noqa: E402
+
+from features.hedge_sweep import (  # noqa: E402
+    GOAL_COST, GOAL_DD_RATIO, PERIODS, choose_default, meets_goal, run_sweep, sweep_grid, sweep_inputs_from_book,
+)
+from pipelines.assets.common import KINDS  # noqa: E402
+from pipelines.assets.decisions import point_in_time_features, vx_futures_with_model  # noqa: E402
+from pipelines.metadata import png_markdown, table_metadata  # noqa: E402
+from pipelines.resources import StrategyResource, WarehouseResource  # noqa: E402
+from pipelines.warehouse import TABLES, register_table  # noqa: E402
+
+TABLE = "hedge_frontier"
+if TABLE not in TABLES:
+    register_table(TABLE, "config_id", "all")
+
+
+def frontier_chart(results: pl.DataFrame, chosen_id: int):
+    """Net hedge cost per year (% of equity) against drawdown reduction, per period."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    hedged = results.filter(pl.col("is_premium_pct_yr") > 0)
+    for period, marker, label in (("is", "o", "in sample"), ("oos", "^", "out of sample")):
+        if f"{period}_dd_reduction" not in hedged.columns:
+            continue
+        lo, hi = PERIODS[period]
+        ax.scatter(hedged[f"{period}_hedge_cost_pct_yr"] * 100, hedged[f"{period}_dd_reduction"] * 100, marker=marker,
+                   alpha=0.45, label=f"{label} {lo.year}-{hi.year}")
+        pick = hedged.filter(pl.col("config_id") == chosen_id)
+        if pick.height:
+            ax.scatter(pick[f"{period}_hedge_cost_pct_yr"] * 100, pick[f"{period}_dd_reduction"] * 100, marker=marker,
+                       s=160, facecolors="none", edgecolors="black", linewidths=2)
+    ax.axvline(GOAL_COST * 100, color="grey", ls="--", lw=1)
+    ax.axhline((1 - GOAL_DD_RATIO) * 100, color="grey", ls="--", lw=1)
+    ax.set_xlabel("net hedge cost (% of equity per year)")
+    ax.set_ylabel("max drawdown reduction vs unhedged (%)")
+    ax.set_title("ALVH frontier (circled: chosen in sample; goal: upper left of the dashed lines)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+@dg.asset(
+    name=TABLE,
+    group_name="decisions",
+    owners=["team:trading"],
+    kinds=KINDS,
+    deps=["condor_positions", "condor_trades", "backtest_daily", "market_features", "regimes", "vx_futures"],
+    description="ALVH sweep: per hedge configuration, in- and out-of-sample cost, drawdown, CVaR and crisis P&L; the in-sample choice. One row per configuration.",
+)
+def hedge_frontier(context: dg.AssetExecutionContext, warehouse: WarehouseResource, strategy: StrategyResource):
+    store = warehouse.store()
+    config = strategy.to_strategy_config()
+    days = store.read("backtest_daily").filter(pl.col("strategy") == "unhedged").select("date").sort("date")
+    trades = store.read("condor_trades")
+    if "strategy" in trades.columns:
+        trades = trades.filter(pl.col("strategy") == "unhedged")
+    inputs = sweep_inputs_from_book(
+        store.read("condor_positions"), trades, days, point_in_time_features(store),
+        vx_futures_with_model(store, days["date"]), config,
+    )
+    configs = sweep_grid()
+    results = run_sweep(configs, inputs)
+    have_is = "is_dd_ratio" in results.columns
+    chosen = choose_default(results) if have_is else None
+    chosen_id = chosen["config_id"] if chosen else -1
+    results = results.with_columns(
+        (pl.col("config_id") == chosen_id).alias("chosen"),
+        pl.lit(inputs.book["date"].min()).alias("first_session"),
+        pl.lit(inputs.book["date"].max()).alias("last_session"),
+    )
+    store.write_table(TABLE, results)
+    summary = {}
+    if chosen:
+        summary = {k: chosen.get(k) for k in ("config", "is_dd_ratio", "is_hedge_cost_pct_yr", "oos_dd_ratio", "oos_hedge_cost_pct_yr")}
+        summary["meets_goal_out_of_sample"] = meets_goal(chosen) if "oos_dd_ratio" in chosen else None
+        context.log.info(f"hedge frontier: chosen {json.dumps(summary, default=str)}")
+    chart = png_markdown(frontier_chart(results, chosen_id))
+    plt.close("all")
+    return dg.MaterializeResult(
+        metadata=table_metadata(results, TABLE)
+        | {"frontier": chart, "configurations": len(configs), "chosen": dg.MetadataValue.json(summary or {"chosen": None})}
+    )
