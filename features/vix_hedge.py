@@ -74,7 +74,7 @@ import polars as pl
 from features.black76 import black76_price
 from features.condor import features_as_of
 from features.strategy_config import HedgeConfig, StrategyConfig
-from features.vix_options import price_vix_options, vix_call_strike, vix_option_vol
+from features.vix_options import price_vix_options, vix_call_price, vix_call_strike, vix_option_vol
 
 __all__ = ["hedge_layers", "hedge_pnl", "vx_vix_beta", "book_stress_loss", "condor_book_stress", "engine_signal", "vxth_weight", "LAYERS"]
 
@@ -198,9 +198,8 @@ def engine_signal(feats: pl.DataFrame, h: HedgeConfig) -> pl.DataFrame:
 
 def _scalar_price(f: float, k1: float, k2: float, t: float, vvix: float, rate: float) -> float:
     """Model price (VIX points) of a call (k2 NaN) or call spread k1 < k2."""
-    g = price_vix_options(np.array([f, f]), np.array([k1, k2 if k2 == k2 else k1]), np.array([t, t]), np.array([vvix, vvix]), rate)
-    p = g["price"]
-    return float(p[0] - p[1]) if k2 == k2 else float(p[0])
+    p = vix_call_price(f, k1, t, vvix, rate)
+    return p - vix_call_price(f, k2, t, vvix, rate) if k2 == k2 else p
 
 
 def _daily_inputs(book: pl.DataFrame, features_asof: pl.DataFrame, vx_futures: pl.DataFrame, config: StrategyConfig) -> pl.DataFrame:
@@ -295,6 +294,9 @@ def hedge_layers(book: pl.DataFrame, features_asof: pl.DataFrame, vx_futures: pl
         vx_futures["expiration"].to_numpy().astype("datetime64[D]").astype(np.int64),
         vx_futures["settle"].to_numpy(), strict=True)}
     cost_per = 100.0 * fill.vix_half_spread + fill.commission_per_contract
+    vxth_w = vxth_weight(t_fwd, h)
+    stress_l, stress_ref_l, vix_l, vvix_l, beta_l = (a.tolist() for a in (stress, stress_ref, vix, vvix, beta))
+    day_l, texp_l, tfwd_l, sig_l = day_no.tolist(), t_exp_no.tolist(), t_fwd.tolist(), sig.tolist()
 
     frames = []
     for layer in LAYERS:
@@ -321,73 +323,73 @@ def hedge_layers(book: pl.DataFrame, features_asof: pl.DataFrame, vx_futures: pl
             text = ""
             mark = math.nan
             if held:
-                f = vx.get((int(day_no[i]), int(E)))
+                f = vx.get((int(day_l[i]), int(E)))
                 if f is None:
                     f = F_last
                     stale[i] = True
                 F_last = f
                 cols["mark_forward"][i] = f
-                t_left = (E - day_no[i]) / 365.0
-                mark = _scalar_price(f, K1, K2 if spread else math.nan, max(t_left, 1.0 / 365.0), vvix[i], rate)
+                t_left = (E - day_l[i]) / 365.0
+                mark = _scalar_price(f, K1, K2 if spread else math.nan, max(t_left, 1.0 / 365.0), vvix_l[i], rate)
                 pnl = 100.0 * nc * (mark - price_prev)
                 price_prev = mark
                 ev = "hold"
-                roll = (E - day_no[i]) < h.min_days_to_expiry
+                roll = (E - day_l[i]) < h.min_days_to_expiry
                 monetize = mark >= h.monetize_multiple * entry or (
-                    math.isfinite(vix[i]) and vix[i] >= h.monetize_vix and mark > entry)
+                    math.isfinite(vix_l[i]) and vix_l[i] >= h.monetize_vix and mark > entry)
                 if layer == "second_engine":
-                    off_count = 0 if sig[i] else off_count + 1
+                    off_count = 0 if sig_l[i] else off_count + 1
                 stop = layer == "second_engine" and off_count >= h.engine_off_days
                 if monetize or roll or stop:
                     traded += nc
                     ev = "monetize" if monetize else ("roll" if roll else "close")
-                    text = (f"mark {mark:.2f} vs paid {entry:.2f}, VIX {vix[i]:.1f}" if monetize
-                            else f"{int(E - day_no[i])} days left" if roll else f"signal off {off_count} sessions")
+                    text = (f"mark {mark:.2f} vs paid {entry:.2f}, VIX {vix_l[i]:.1f}" if monetize
+                            else f"{int(E - day_l[i])} days left" if roll else f"signal off {off_count} sessions")
                     if monetize and layer != "second_engine":
-                        blocked_expiry = int(t_exp_no[i])
+                        blocked_expiry = int(texp_l[i])
                     held, nc = False, 0.0
-            if not sig[i]:
+            if not sig_l[i]:
                 armed = True
             # decide what the layer wants after the close
-            can = t_exp_no[i] >= 0 and math.isfinite(t_fwd[i]) and math.isfinite(call_p[i]) and call_p[i] > 0
+            can = texp_l[i] >= 0 and math.isfinite(tfwd_l[i]) and math.isfinite(call_p[i]) and call_p[i] > 0
             gain = spread_gain[i] if spread else call_gain[i]
             unit_p = spread_p[i] if spread else call_p[i]
             want = 0.0
             reason = ""
             if layer == "base":
                 if held:
-                    target_cover = h.base_fraction * stress[i]
+                    target_cover = h.base_fraction * stress_l[i]
                     if target_cover < (1.0 - h.resize_band) * covered or target_cover > (1.0 + h.resize_band) * covered:
-                        gnow = _scalar_price(F_last + beta[i] * h.stress_vix_move, K1, math.nan, max((E - day_no[i]) / 365.0, 1 / 365), shock_v[i], rate) - mark
+                        gnow = _scalar_price(F_last + beta_l[i] * h.stress_vix_move, K1, math.nan, max((E - day_l[i]) / 365.0, 1 / 365), shock_v[i], rate) - mark
                         new = float(np.round(target_cover / (100.0 * gnow))) if gnow > 0 else nc
                         if new != nc:
                             traded += abs(new - nc)
-                            ev, text = "resize", f"stress loss ${stress[i]:,.0f} left the band around ${covered / h.base_fraction:,.0f}"
+                            ev, text = "resize", f"stress loss ${stress_l[i]:,.0f} left the band around ${covered / h.base_fraction:,.0f}"
                             entry = (entry * nc + mark * max(new - nc, 0.0)) / max(new, 1.0) if new > nc else entry
                             nc = new
                             covered = nc * 100.0 * gnow
                             held = nc > 0
-                elif can and stress[i] > 0 and blocked_expiry != t_exp_no[i] and gain > 0:
-                    want = float(np.round(h.base_fraction * stress[i] / (100.0 * gain)))
-                    reason = f"covers {h.base_fraction:.0%} of stress loss ${stress[i]:,.0f} (SPX {h.stress_spx_move:+.0%}, VIX {h.stress_vix_move:+.0f})"
+                elif can and stress_l[i] > 0 and blocked_expiry != texp_l[i] and gain > 0:
+                    want = float(np.round(h.base_fraction * stress_l[i] / (100.0 * gain)))
+                    reason = f"covers {h.base_fraction:.0%} of stress loss ${stress_l[i]:,.0f} (SPX {h.stress_spx_move:+.0%}, VIX {h.stress_vix_move:+.0f})"
             elif layer == "vxth":
-                if not held and can and t_exp_no[i] != last_vxth_expiry and blocked_expiry != t_exp_no[i]:
-                    w = float(vxth_weight(np.array([t_fwd[i]]), h)[0])
-                    last_vxth_expiry = int(t_exp_no[i])
+                if not held and can and texp_l[i] != last_vxth_expiry and blocked_expiry != texp_l[i]:
+                    w = vxth_w[i]
+                    last_vxth_expiry = int(texp_l[i])
                     if w > 0:
                         want = float(np.floor(w * equity / (100.0 * unit_p)))
-                        reason = f"VXTH weight {w:.2%} of equity at VX {t_fwd[i]:.2f}"
+                        reason = f"VXTH weight {w:.2%} of equity at VX {tfwd_l[i]:.2f}"
             else:  # second_engine
-                if not held and sig[i] and (armed or ev == "roll") and can and gain > 0:
-                    ref = max(stress[i], stress_ref[i], h.engine_floor_equity_fraction * equity)
+                if not held and sig_l[i] and (armed or ev == "roll") and can and gain > 0:
+                    ref = max(stress_l[i], stress_ref_l[i], h.engine_floor_equity_fraction * equity)
                     want = float(np.round(h.engine_fraction * ref / (100.0 * gain)))
                     reason = f"signal: {sig_why[i]}; covers {h.engine_fraction:.0%} of ${ref:,.0f}"
                     armed = False
                     off_count = 0
             if want > 0:
                 held, nc = True, want
-                K1, K2, E = float(k1[i]), float(k2[i]) if spread else math.nan, float(t_exp_no[i])
-                F_last = float(t_fwd[i])
+                K1, K2, E = float(k1[i]), float(k2[i]) if spread else math.nan, float(texp_l[i])
+                F_last = float(tfwd_l[i])
                 entry = mark = price_prev = float(unit_p)
                 covered = nc * 100.0 * gain
                 traded += nc
@@ -396,12 +398,12 @@ def hedge_layers(book: pl.DataFrame, features_asof: pl.DataFrame, vx_futures: pl
             if held:
                 price_prev = mark if math.isfinite(mark) else price_prev
                 cols["strike"][i], cols["short_strike"][i], cols["expiry_no"][i] = K1, K2, E
-                cols["forward"][i], cols["years"][i], cols["price"][i] = F_last, (E - day_no[i]) / 365.0, price_prev
+                cols["forward"][i], cols["years"][i], cols["price"][i] = F_last, (E - day_l[i]) / 365.0, price_prev
                 cols["contracts"][i], cols["entry_price"][i], cols["covered_loss"][i] = nc, entry, covered
                 on[i] = True
             costs = traded * legs * cost_per
             cols["traded"][i], cols["costs"][i], cols["pnl"][i] = traded, costs, pnl - costs
-            event[i], why[i] = ev, text or (f"holding {int(nc)} x {K1:g} expiring in {int(E - day_no[i])} days" if held else "")
+            event[i], why[i] = ev, text or (f"holding {int(nc)} x {K1:g} expiring in {int(E - day_l[i])} days" if held else "")
         frames.append(_layer_frame(d, layer, spread, on, stale, event, why, cols, vvix, rate))
     return pl.concat(frames).sort(["date", "layer"])
 

@@ -26,14 +26,15 @@ by that day's VVIX.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import ndtri
 
-from features.black76 import black76_greeks
+from features.black76 import _price_one, black76_greeks
 
-__all__ = ["VixSmile", "DATASHOP_SMILE", "vix_option_vol", "price_vix_options", "vix_call_strike", "fit_vix_smile"]
+__all__ = ["VixSmile", "DATASHOP_SMILE", "vix_option_vol", "price_vix_options", "vix_call_price", "vix_call_strike", "fit_vix_smile"]
 
 T30 = 30.0 / 365.0
 
@@ -87,6 +88,14 @@ def price_vix_options(
     g = black76_greeks(f, strike, years, vol, disc, np.broadcast_to(np.asarray(is_call, dtype=bool), f.shape))
     g["vol"] = vol
     return g
+
+
+def vix_call_price(forward: float, strike: float, years: float, vvix: float, rate: float, smile: VixSmile = DATASHOP_SMILE) -> float:
+    """Price (VIX points) of one VIX call, scalar inputs: the same smile and Black-76 as
+    :func:`price_vix_options` through the scalar compiled kernel (no array set-up, no thread
+    pool: the hedge's session loop prices one position at a time)."""
+    vol = float(vix_option_vol(strike, forward, years, vvix, smile))
+    return float(_price_one(float(forward), float(strike), float(years), vol, math.exp(-rate * years), True))
 
 
 def vix_call_strike(

@@ -34,7 +34,8 @@ if TABLE not in TABLES:
 def frontier_chart(results: pl.DataFrame, chosen_id: int):
     """Net hedge cost per year (% of equity) against drawdown reduction, per period."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    hedged = results.filter(pl.col("is_premium_pct_yr") > 0)
+    premium = [c for c in ("is_premium_pct_yr", "oos_premium_pct_yr") if c in results.columns]
+    hedged = results.filter(pl.any_horizontal([pl.col(c) > 0 for c in premium])) if premium else results.clear()
     for period, marker, label in (("is", "o", "in sample"), ("oos", "^", "out of sample")):
         if f"{period}_dd_reduction" not in hedged.columns:
             continue

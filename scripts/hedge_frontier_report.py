@@ -1,0 +1,142 @@
+"""The ALVH frontier over 2005-2025: sweep, in-sample choice, out-of-sample report, charts.
+
+    python scripts/hedge_frontier_report.py --market simulated [--seed 7] [--chart docs/hedge_frontier.png]
+
+``--market simulated`` builds the embedded simulator's market in memory (daily tables from the
+2000-01-03 origin, small chains for every session 2005-01-03..2025-12-31, option features,
+market features and regimes), runs the condor book once and then every configuration of
+:func:`features.hedge_sweep.sweep_grid`.  It prints the chosen configuration (selected on
+2005-2014 only), its in- and out-of-sample figures, whether it meets the goal out of sample,
+the frontier's closest approach to the goal, and the per-crisis table.  These are SIMULATED
+numbers: the simulator's crises are not 2008 or 2020, only windows with those dates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from features.hedge_sweep import (  # noqa: E402
+    CRISES, GOAL_COST, GOAL_DD_RATIO, build_sweep_inputs, choose_default, evaluate_config, meets_goal, run_sweep, sweep_grid,
+)
+from features.market_features import market_features  # noqa: E402
+from features.option_features import option_features  # noqa: E402
+from features.regimes import market_regimes  # noqa: E402
+from features.simulate import SimulationConfig, simulate_chain, simulate_daily  # noqa: E402
+from features.simulate.calendar import business_days  # noqa: E402
+from features.strategy_config import StrategyConfig  # noqa: E402
+
+OPTION_COLUMNS = [
+    "quote_date", "root", "expiration", "settlement", "strike", "option_type", "bid", "ask", "mid",
+    "underlying_price", "forward", "discount_factor", "years_to_expiry", "days_to_expiry", "iv",
+    "delta", "gamma", "vega", "theta", "snapshot_kind",
+]
+
+
+def simulated_inputs(seed: int, start: date, end: date, config: StrategyConfig):
+    """Sweep inputs on the simulated market (events from the checked-in macro calendar)."""
+    from pipelines.events_calendar import published_events
+
+    sessions = business_days(date(2000, 1, 3), end)
+    events = published_events()
+    cfg = SimulationConfig(seed=seed, chain_size="small")
+    dm = simulate_daily(sessions, events, cfg)
+    days = [d for d in sessions if d >= start]
+    parts = []
+    for i in range(0, len(days), 60):  # bounded memory: 60 sessions of chains at a time
+        chain = pl.concat([simulate_chain(d, dm, cfg) for d in days[i : i + 60]])
+        chain = chain.filter(pl.col("expiration") <= pl.col("quote_date") + pl.duration(days=75))
+        parts.append(option_features(chain).filter(pl.col("snapshot_kind") == "eod").select(OPTION_COLUMNS))
+    opts = pl.concat(parts)
+    mf = market_features(dm.spx_daily, dm.breadth_daily, dm.vix_term_structure, dm.vx_futures, events)
+    reg = market_regimes(mf)
+    feats = mf.join(reg.drop([c for c in reg.columns if c in mf.columns and c != "date"]), on="date", how="left")
+    return build_sweep_inputs(opts, feats, dm.spx_daily, dm.vx_futures, config)
+
+
+def crisis_table(rows: dict[str, dict]) -> str:
+    """Markdown: P&L (% of equity) per crisis window per strategy row."""
+    head = "| window | " + " | ".join(rows) + " |"
+    rule = "|---|" + "---:|" * len(rows)
+    body = []
+    for name in CRISES:
+        cells = []
+        for r in rows.values():
+            v = r.get(name)
+            cells.append("–" if v is None or v != v else f"{v:+.1%}")
+        body.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join([head, rule, *body])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--market", choices=["simulated"], default="simulated")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--chart", type=Path, default=None)
+    ap.add_argument("--csv", type=Path, default=None, help="write every configuration's row here")
+    ap.add_argument("--start", type=date.fromisoformat, default=date(2005, 1, 3))
+    ap.add_argument("--end", type=date.fromisoformat, default=date(2025, 12, 31))
+    ap.add_argument("--grid", choices=["full", "small"], default="full", help="small: 8 configurations (smoke runs)")
+    args = ap.parse_args(argv)
+    config = StrategyConfig()
+    t0 = time.perf_counter()
+    inputs = simulated_inputs(args.seed, args.start, args.end, config)
+    t1 = time.perf_counter()
+    configs = sweep_grid() if args.grid == "full" else sweep_grid((0.0, 0.5), (0.0, 1.0), (0.0, 0.5), (3.0,), (0.5,))
+    res = run_sweep(configs, inputs)
+    t2 = time.perf_counter()
+    print(f"SIMULATED market (seed {args.seed}), sessions {inputs.book['date'].min()}..{inputs.book['date'].max()}; "
+          f"condor book built in {t1 - t0:.0f} s, {len(configs)} configurations in {t2 - t1:.0f} s "
+          f"({len(configs) / (t2 - t1) * 60:.0f} per minute, one process, machine shared with other jobs)\n")
+    if args.csv:
+        res.write_csv(args.csv)
+    chosen = choose_default(res)
+    unhedged = evaluate_config({"base_fraction": 0.0, "vxth_weight_scale": 0.0, "engine_fraction": 0.0}, inputs)
+    print("Chosen on 2005-2014 (min in-sample drawdown ratio among configurations costing <= 1.5 %/yr net):")
+    print("  ", chosen["config"])
+    for p, label in (("is", "in sample 2005-2014"), ("oos", "out of sample 2015-2025")):
+        if f"{p}_max_drawdown" not in chosen:
+            print(f"  {label}: no sessions in this run")
+            continue
+        print(f"  {label}: max DD {chosen[f'{p}_max_drawdown']:.1%} vs unhedged {chosen[f'{p}_unhedged_max_drawdown']:.1%}"
+              f" (ratio {chosen[f'{p}_dd_ratio']:.2f}); net hedge cost {chosen[f'{p}_hedge_cost_pct_yr']:.2%}/yr,"
+              f" premium {chosen[f'{p}_premium_pct_yr']:.2%}/yr; CVaR95 {chosen[f'{p}_cvar_95']:.2%};"
+              f" CAGR {chosen[f'{p}_cagr']:.2%} vs {chosen[f'{p}_unhedged_cagr']:.2%}")
+    if "oos_dd_ratio" not in res.columns:
+        return 0
+    ok = meets_goal(chosen)
+    print(f"  goal out of sample (DD ratio <= {GOAL_DD_RATIO}, cost <= {GOAL_COST:.1%}/yr): {'MET' if ok else 'NOT MET'}")
+    hedged = res.filter(pl.col("oos_premium_pct_yr") > 0)
+    within = hedged.filter(pl.col("oos_hedge_cost_pct_yr") <= GOAL_COST).sort("oos_dd_ratio")
+    any_goal = hedged.filter((pl.col("oos_hedge_cost_pct_yr") <= GOAL_COST) & (pl.col("oos_dd_ratio") <= GOAL_DD_RATIO)).height
+    print(f"  out of sample, {any_goal} of {hedged.height} hedged configurations meet the goal (hindsight, not a choice);")
+    if within.height:
+        best = within.row(0, named=True)
+        print(f"  closest within the cost cap: DD ratio {best['oos_dd_ratio']:.2f} at {best['oos_hedge_cost_pct_yr']:.2%}/yr: {best['config']}")
+    rows = {
+        "unhedged": {n: unhedged[f"crisis_{n}_unhedged"] for n in CRISES},
+        "ALVH (chosen)": {n: chosen[f"crisis_{n}_hedged"] for n in CRISES},
+    }
+    print("\nP&L per crisis window (% of initial equity):\n")
+    print(crisis_table(rows))
+    if args.chart:
+        from pipelines.assets.hedge_frontier import frontier_chart
+
+        frontier_chart(res, chosen["config_id"]).savefig(args.chart, dpi=80, bbox_inches="tight")
+        print(f"\nchart: {args.chart}")
+    print("\nchosen (json):", json.dumps({k: v for k, v in chosen.items() if not k.startswith("crisis")}, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
