@@ -21,11 +21,11 @@ FORMATS: dict[str, tuple[Callable[[list[str]], bool], object]] = {
     cfe_vx_long.FORMAT: (cfe_vx_long.sniff, cfe_vx_long),  # before cfe_vx: both start "Trade Date,"
     cfe_vx.FORMAT: (cfe_vx.sniff, cfe_vx),
     cboe_strategy_index.FORMAT: (cboe_strategy_index.sniff, cboe_strategy_index),  # before: DATE,<NAME> too
+    fred_dtb3.FORMAT: (fred_dtb3.sniff, fred_dtb3),  # old FRED header DATE,DTB3 looks like an index history
     cboe_index_history.FORMAT: (cboe_index_history.sniff, cboe_index_history),
     breadth.FORMAT: (breadth.sniff, breadth),
     macro_calendar.FORMAT: (macro_calendar.sniff, macro_calendar),
     daily_ohlcv.FORMAT: (daily_ohlcv.sniff, daily_ohlcv),
-    fred_dtb3.FORMAT: (fred_dtb3.sniff, fred_dtb3),
     cboe_settlement_values.FORMAT: (cboe_settlement_values.sniff, cboe_settlement_values),
 }
 
