@@ -19,47 +19,16 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from features.realpath.inputs import daily_inputs
-from features.realpath.market import cndr_replica
 from features.realpath.yardstick import CRISES, compare
-from pipelines.readers import read_file
-
-START, END = date(2005, 1, 3), date(2025, 3, 19)
+from pipelines.realpath import END, START, cndr_yardstick
 #: Targets of issue #10.
 TARGETS = {"monthly_correlation": 0.90, "annual_return_gap": 0.010, "max_drawdown_gap": 0.03}
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_inputs(data: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(daily inputs, SET values, published CNDR levels) from the real files under ``data``."""
-    y = data / "yahoo_gspc_daily"
-    old = read_file(y / "GSPC_1927-12-30_2023-12-28_fja05680.csv.gz").tables["spx_daily"]
-    new = read_file(y / "GSPC_2005-04-12_2025-04-04_jasonli.csv").tables["spx_daily"]
-    spx = pl.concat([old.filter(pl.col("date") < new["date"].min()), new]).filter(pl.col("date") >= date(2004, 10, 1))
-    vix = pl.concat([read_file(data / "cboe_vix_indices" / f"{s}_History.csv").tables["vix_term_structure"]
-                     for s in ("VIX", "VIX9D", "VIX3M", "VIX6M", "SKEW", "VVIX")])
-    rs = data / "rates_and_settlements"
-    bills = read_file(rs / "DTB3_1954-01-04_2026-03-26_fred.csv").tables["treasury_bill_rates"]
-    sets = read_file(rs / "SPX_SET_soq_monthly_1998-04_2025-05_cboe.csv").tables["spx_settlement_values"]
-    pub = read_file(data / "cboe_strategy_indices" / "CNDR_History.csv").tables["strategy_indices"]
-    inputs = daily_inputs(spx, vix, bills).filter(pl.col("date").is_between(date(2004, 12, 1), END))
-    return inputs, sets, pub.filter(pl.col("index_name") == "CNDR").select("date", pl.col("value").alias("level"))
 
 
-def run(data: Path) -> dict[str, object]:
-    inputs, sets, published = load_inputs(data)
-    daily, trades = cndr_replica(inputs, sets)
-    result = compare(daily.select("date", pl.col("equity").alias("level")), published, START, END)
-    result["trades"] = trades
-    m = result["monthly"]
-    beta, alpha = np.polyfit(m["ret"].to_numpy(), m["ret_pub"].to_numpy(), 1)
-    result["beta"], result["alpha_monthly"] = float(beta), float(alpha)
-    entered = trades.filter(pl.col("entry_date") >= START)
-    width = pl.max_horizontal(pl.col("sp_strike") - pl.col("lp_strike"), pl.col("lc_strike") - pl.col("sc_strike"))
-    risk = pl.col("units") * (width - pl.col("credit_fill")) * 100.0
-    eq = daily.select(pl.col("date").alias("entry_date"), "equity")
-    result["median_risk_share"] = float(entered.join(eq, on="entry_date").select(risk / pl.col("equity")).to_series().median())
-    return result
 
 
 def table(r: dict[str, object]) -> str:
@@ -124,7 +93,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--chart", type=Path, default=ROOT / "docs" / "cndr_replica.png")
     args = ap.parse_args()
-    r = run(args.data)
+    r = cndr_yardstick(args.data)
     print(table(r))
     chart(r, args.chart)
     print(f"\nchart: {args.chart}")

@@ -79,7 +79,7 @@ def variance_swap_vol(knots: np.ndarray, t_years: np.ndarray) -> np.ndarray:
     for i in range(kt.size):  # 4 knots: a loop over knot pairs, not over rows
         for j in range(i + 1, kt.size):
             between = have[:, i] & have[:, j] & ~np.any(have[:, i + 1:j], axis=1) if j > i + 1 else have[:, i] & have[:, j]
-            inside = between & (t_years > kt[i]) & (t_years < kt[j])
+            inside = between & (t_years >= kt[i]) & (t_years <= kt[j])
             wt = w[:, i] + (w[:, j] - w[:, i]) * (t_years - kt[i]) / (kt[j] - kt[i])
             out = np.where(inside, np.sqrt(np.maximum(wt, 1e-8) / np.maximum(t_years, 1e-8)), out)
     return out
