@@ -94,8 +94,13 @@ def cndr_benchmark(
     option_features: pl.DataFrame,
     spx_settlement: pl.DataFrame,
     config: StrategyConfig,
+    cash_rates: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Daily equity of the CNDR-rules benchmark.
+
+    ``cash_rates`` (``date, rate``: the simple ACT/365 rate accruing from the previous session
+    to ``date``, e.g. the T-bill yield of :func:`features.realpath.inputs.cash_rates`) replaces
+    the constant ``config.backtest.cash_rate`` when given.
 
     Returns
     -------
@@ -115,6 +120,8 @@ def cndr_benchmark(
     dates = days["date"].to_numpy()
     n = dates.size
     r = config.backtest.cash_rate
+    if cash_rates is not None:
+        r = days.join(cash_rates.select("date", "rate"), on="date", how="left")["rate"].fill_null(r).to_numpy()
     dd = np.r_[0.0, np.diff(dates).astype("timedelta64[D]").astype(float)]
     growth = 1.0 + r * dd / 365.0
     e0 = config.backtest.initial_equity
