@@ -87,14 +87,18 @@ def vx_vix_beta(features: pl.DataFrame, window: int, prior: float, floor: float,
     """Trailing OLS slope of daily changes of ``vx_cm30`` on daily changes of ``vix``.
 
     Returns ``feature_date, beta`` (one row per feature date); the slope at date d uses the
-    ``window`` changes ending at d only.  ``beta = cov(dVX, dVIX) / var(dVIX)``; ``prior``
+    ``window`` changes ending at d only, on each session's first published values (its
+    earliest ``available_at`` revision).  ``beta = cov(dVX, dVIX) / var(dVIX)``; ``prior``
     where fewer than 20 changes are available or the inputs are missing.
     """
     if "vx_cm30" not in features.columns or "vix" not in features.columns:
         return features.select(pl.col("date").unique().alias("feature_date"), pl.lit(prior).alias("beta"))
+    # each session's first published values: a later revision of an old session must not
+    # reach back into the slope used by decisions taken before that revision was known
+    order = ["date", "available_at"] if "available_at" in features.columns else ["date"]
     f = (
-        features.sort("date")
-        .unique(subset="date", keep="last", maintain_order=True)
+        features.sort(order)
+        .unique(subset="date", keep="first", maintain_order=True)
         .select("date", "vix", "vx_cm30")
         .with_columns(pl.col("vix").diff().alias("_x"), pl.col("vx_cm30").diff().alias("_y"))
     )

@@ -184,3 +184,20 @@ def test_book_stress_loss_of_a_deep_drop_is_the_condor_max_loss():
     assert deep == pytest.approx(100 * 3 * (50 - 2.0), rel=0.01)
     mild = book_stress_loss(pos, trades, vix, -0.10, 15.0)["stress_loss"][0]
     assert 0 < mild < deep
+
+
+def test_a_vvix_revision_published_later_does_not_change_earlier_decisions():
+    vix = np.full(N, 14.0)
+    vix[30:] = 17.5
+    vvix = np.full(N, 85.0)
+    vvix[30:] = 100.0
+    feats = _features(vix, vvix=vvix)
+    # a later revision of session 29 (known only at session 40's close) that would fire the engine a day early
+    revised = feats.filter(pl.col("date") == DAYS[29]).with_columns(
+        pl.lit(200.0).alias("vvix"), pl.lit(30.0).alias("vix"),
+        pl.lit(datetime(DAYS[40].year, DAYS[40].month, DAYS[40].day, 16, 15)).alias("available_at"))
+    cfg = replace(CFG, hedge=replace(QUIET, engine_fraction=0.5))
+    base = hedge_layers(_book(), feats, _vx(), cfg)
+    with_rev = hedge_layers(_book(), pl.concat([feats, revised]), _vx(), cfg)
+    cut = pl.col("date") < DAYS[40]
+    assert base.filter(cut).equals(with_rev.filter(cut))
