@@ -185,10 +185,10 @@ def sweep_grid(
     base_fraction: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5),
     vxth_weight_scale: tuple[float, ...] = (0.0, 0.1, 0.25, 1.0),
     engine_fraction: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5),
-    monetize_multiple: tuple[float, ...] = (3.0, 1e9),
+    monetize_multiple: tuple[float | None, ...] = (3.0, None),
     resize_band: tuple[float, ...] = (0.25, 0.5),
 ) -> list[dict[str, Any]]:
-    """Configurations over layers on/off and sizes, the monetization trigger (1e9 = never)
+    """Configurations over layers on/off and sizes, the monetization trigger (None = never)
     and the base layer's re-size band (the holding rule); the all-off configuration is the
     unhedged book.  Sizes reach down to a tenth of a layer (VXTH's weights cost about 12 % of
     equity a year in premium at full scale) so that the frontier spans the 1.5 %/yr budget."""

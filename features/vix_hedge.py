@@ -339,7 +339,7 @@ def hedge_layers(book: pl.DataFrame, features_asof: pl.DataFrame, vx_futures: pl
                 price_prev = mark
                 ev = "hold"
                 roll = (E - day_l[i]) < h.min_days_to_expiry
-                monetize = mark >= h.monetize_multiple * entry or (
+                monetize = (h.monetize_multiple is not None and mark >= h.monetize_multiple * entry) or (
                     math.isfinite(vix_l[i]) and vix_l[i] >= h.monetize_vix and mark > entry)
                 if layer == "second_engine":
                     off_count = 0 if sig_l[i] else off_count + 1

@@ -36,6 +36,7 @@ from features.regimes import market_regimes  # noqa: E402
 from features.simulate import SimulationConfig, simulate_chain, simulate_daily  # noqa: E402
 from features.simulate.calendar import business_days  # noqa: E402
 from features.strategy_config import StrategyConfig  # noqa: E402
+from features.vix_hedge import hedge_layers  # noqa: E402
 
 OPTION_COLUMNS = [
     "quote_date", "root", "expiration", "settlement", "strike", "option_type", "bid", "ask", "mid",
@@ -181,6 +182,19 @@ def main(argv: list[str] | None = None) -> int:
 
         frontier_chart(res, chosen["config_id"]).savefig(args.chart, dpi=80, bbox_inches="tight")
         print(f"\nchart: {args.chart}")
+    layers = hedge_layers(inputs.book.select("date", "stress_loss"), inputs.features_asof, inputs.vx_futures,
+                          replace(inputs.config, hedge=replace(inputs.config.hedge, **json.loads(chosen["config"]))))
+    years = (inputs.book["date"].max() - inputs.book["date"].min()).days / 365.0
+    per_layer = layers.group_by("layer").agg(
+        (pl.col("event").str.ends_with("open").sum() / years).round(1).alias("positions_per_year"),
+        (pl.col("event") == "monetize").sum().alias("monetized"),
+        (pl.col("on").mean() * 100).round(0).alias("pct_sessions_on"),
+        (pl.col("pnl").sum() / years / 1e4).round(2).alias("pnl_pct_equity_per_year"),
+        (pl.col("costs").sum() / years / 1e4).round(2).alias("costs_pct_equity_per_year"),
+        pl.col("stale_mark").sum().alias("stale_marks"),
+    ).sort("layer")
+    print("\nchosen configuration by layer, whole run:")
+    print(per_layer)
     print("\nchosen (json):", json.dumps({k: v for k, v in chosen.items() if not k.startswith("crisis")}, default=str))
     return 0
 

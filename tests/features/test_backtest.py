@@ -10,7 +10,7 @@ import pytest
 
 from features.backtest import equity_with_interest, run_backtest
 from features.black76 import black76_greeks
-from features.strategy_config import FillConfig, StrategyConfig
+from features.strategy_config import FillConfig, HedgeConfig, StrategyConfig
 
 START = date(2024, 1, 2)
 
@@ -68,7 +68,9 @@ def _market(n_days: int = 70, seed: int = 11) -> dict[str, pl.DataFrame]:
 @pytest.fixture(scope="module")
 def result():
     mk = _market()
-    cfg = StrategyConfig(fill=FillConfig(model="spread_fraction", commission_per_contract=1.0))
+    # every layer on (the chosen default runs only a small VXTH layer)
+    hedge = HedgeConfig(base_fraction=0.25, engine_fraction=0.25, vxth_weight_scale=0.1, monetize_multiple=3.0)
+    cfg = StrategyConfig(fill=FillConfig(model="spread_fraction", commission_per_contract=1.0), hedge=hedge)
     return run_backtest(mk["option_features"], mk["market"], mk["spx_daily"], mk["vx_futures"], cfg)
 
 

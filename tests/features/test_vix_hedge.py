@@ -19,7 +19,7 @@ DAYS = [d.astype(object) for d in np.busday_offset(np.datetime64("2024-01-02"), 
 VX_EXPIRIES = [date(2024, 1, 17), date(2024, 2, 14), date(2024, 3, 20), date(2024, 4, 17), date(2024, 5, 22), date(2024, 6, 18)]
 # no engine triggers unless a test asks (no regimes, flattening threshold out of reach)
 QUIET = HedgeConfig(engine_regimes_vol=(), engine_regimes_term=(), flattening_threshold=9.0, engine_fraction=0.0,
-                    base_fraction=0.5, monetize_vix=1e9)
+                    base_fraction=0.5, monetize_vix=1e9, monetize_multiple=3.0, resize_band=0.5, vxth_weight_scale=0.0)
 CFG = StrategyConfig(hedge=QUIET, backtest=BacktestConfig(cash_rate=0.0), fill=FillConfig(vix_half_spread=0.05, commission_per_contract=1.0))
 PER_CONTRACT = 100 * 0.05 + 1.0
 
