@@ -162,3 +162,16 @@ def test_the_decisions_schedule_runs_after_the_daily_job_on_sessions_only():
         assert len(schedule.evaluate_tick(ctx).run_requests) == 1
     with dg.build_schedule_context(scheduled_execution_time=datetime(2024, 7, 4, 19, 0, tzinfo=NY), repository_def=repo) as ctx:
         assert not schedule.evaluate_tick(ctx).run_requests
+
+
+def test_the_hedge_frontier_holds_every_configuration_and_its_chart(materialized):
+    from features.hedge_sweep import sweep_grid
+
+    frame = materialized.read("hedge_frontier")
+    assert frame.height == len(sweep_grid())
+    assert frame["config_id"].n_unique() == frame.height
+    # the run's sessions (2024) are all out of sample: no in-sample choice is made
+    assert not frame["chosen"].any() and "oos_dd_ratio" in frame.columns
+    event = dg.DagsterInstance.get().get_latest_materialization_event(dg.AssetKey("hedge_frontier"))
+    metadata = event.asset_materialization.metadata
+    assert "data:image/png;base64" in metadata["frontier"].value
