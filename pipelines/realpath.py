@@ -12,14 +12,13 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from features.option_features import option_features
 from features.realpath.calibration import otm_quotes
 from features.realpath.inputs import daily_inputs
 from features.realpath.market import cndr_replica
-from features.realpath.yardstick import compare
+from features.realpath.yardstick import compare, regression, regression_by_period
 from pipelines.calendar import previous_session
 from pipelines.readers import read_file
 
@@ -74,8 +73,9 @@ def cndr_yardstick(data: Path) -> dict[str, object]:
     result = compare(daily.select("date", pl.col("equity").alias("level")), published, START, END)
     result["trades"] = trades
     m = result["monthly"]
-    beta, alpha = np.polyfit(m["ret"].to_numpy(), m["ret_pub"].to_numpy(), 1)
-    result["beta"], result["alpha_monthly"] = float(beta), float(alpha)
+    fit = regression(m)
+    result["beta"], result["alpha_monthly"] = fit["beta"], fit["alpha_monthly"]
+    result["periods"] = regression_by_period(m, [(2005, 2009), (2010, 2014), (2015, 2019), (2020, 2025)])
     entered = trades.filter(pl.col("entry_date") >= START)
     width = pl.max_horizontal(pl.col("sp_strike") - pl.col("lp_strike"), pl.col("lc_strike") - pl.col("sc_strike"))
     risk = pl.col("units") * (width - pl.col("credit_fill")) * 100.0
