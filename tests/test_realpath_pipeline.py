@@ -75,3 +75,13 @@ def test_real_market_without_stored_real_data_fails_with_a_clear_message(store):
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "ingest the real files first" in str(failure.event_specific_data.error)
+
+
+def test_ingesting_a_reference_series_does_not_try_to_materialize_it(store, tmp_path, capsys):
+    from pipelines.cli import main
+
+    path = tmp_path / "DTB3.csv"
+    path.write_text("observation_date,DTB3\n2023-05-15,5.10\n2023-05-16,5.12\n")
+    main(["ingest", "--quiet", str(path)])  # the T-bill table has no asset downstream: nothing to run
+    assert "treasury_bill_rates: 2 rows in, 2 stored" in capsys.readouterr().out
+    assert store.read("treasury_bill_rates")["discount_rate"].to_list() == [0.051, 0.0512]
