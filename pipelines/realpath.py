@@ -42,6 +42,17 @@ def load_real_otm(data: Path) -> pl.DataFrame:
     return otm_quotes(allf)
 
 
+def load_spxw_2018_otm(data: Path) -> pl.DataFrame:
+    """OTM analytics of the 40 SPXW sessions of Jan-Feb 2018 (``optopsy_spxw_2018``; ``chain`` =
+    the session), with each session's VIX family and SKEW: an out-of-sample check that includes
+    the February 2018 volatility spike."""
+    vix = pl.concat([read_file(data / "cboe_vix_indices" / f"{s}_History.csv").tables["vix_term_structure"]
+                     for s in SERIES]).pivot(on="series", index="date", values="value")
+    chain = read_file(data / "optopsy_spxw_2018" / "SPX_2018.csv.gz").tables["spx_options"]
+    of = option_features(chain).with_columns(pl.col("quote_date").cast(pl.String).alias("chain"))
+    return otm_quotes(of.join(vix, left_on="quote_date", right_on="date"))
+
+
 def calibration_split(otm: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     files = sorted(otm["chain"].unique().to_list())
     cal = files[0::2]
