@@ -97,6 +97,10 @@ class Materializer:
             self._run(names)
 
     def downstream_of(self, tables: set[str]) -> set[str]:
+        # reference tables (T-bill rates, SET values, strategy indices) are stored, not assets
+        tables = tables & (self.partitioned | self.unpartitioned)
+        if not tables:
+            return set()
         selection = self.dg.AssetSelection.assets(*sorted(tables)).downstream(include_self=False)
         return {k.to_user_string() for k in selection.resolve(self.assets)}
 

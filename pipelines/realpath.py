@@ -12,14 +12,13 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from features.option_features import option_features
 from features.realpath.calibration import otm_quotes
 from features.realpath.inputs import daily_inputs
 from features.realpath.market import cndr_replica
-from features.realpath.yardstick import compare
+from features.realpath.yardstick import compare, regression, regression_by_period
 from pipelines.calendar import previous_session
 from pipelines.readers import read_file
 
@@ -41,6 +40,17 @@ def load_real_otm(data: Path) -> pl.DataFrame:
         pl.col("quote_date").map_elements(previous_session, return_dtype=pl.Date)).otherwise(pl.col("quote_date"))
     allf = allf.with_columns(market_day.alias("_market_date")).join(vix, left_on="_market_date", right_on="date")
     return otm_quotes(allf)
+
+
+def load_spxw_2018_otm(data: Path) -> pl.DataFrame:
+    """OTM analytics of the 40 SPXW sessions of Jan-Feb 2018 (``optopsy_spxw_2018``; ``chain`` =
+    the session), with each session's VIX family and SKEW: an out-of-sample check that includes
+    the February 2018 volatility spike."""
+    vix = pl.concat([read_file(data / "cboe_vix_indices" / f"{s}_History.csv").tables["vix_term_structure"]
+                     for s in SERIES]).pivot(on="series", index="date", values="value")
+    chain = read_file(data / "optopsy_spxw_2018" / "SPX_2018.csv.gz").tables["spx_options"]
+    of = option_features(chain).with_columns(pl.col("quote_date").cast(pl.String).alias("chain"))
+    return otm_quotes(of.join(vix, left_on="quote_date", right_on="date"))
 
 
 def calibration_split(otm: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -74,8 +84,9 @@ def cndr_yardstick(data: Path) -> dict[str, object]:
     result = compare(daily.select("date", pl.col("equity").alias("level")), published, START, END)
     result["trades"] = trades
     m = result["monthly"]
-    beta, alpha = np.polyfit(m["ret"].to_numpy(), m["ret_pub"].to_numpy(), 1)
-    result["beta"], result["alpha_monthly"] = float(beta), float(alpha)
+    fit = regression(m)
+    result["beta"], result["alpha_monthly"] = fit["beta"], fit["alpha_monthly"]
+    result["periods"] = regression_by_period(m, [(2005, 2009), (2010, 2014), (2015, 2019), (2020, 2025)])
     entered = trades.filter(pl.col("entry_date") >= START)
     width = pl.max_horizontal(pl.col("sp_strike") - pl.col("lp_strike"), pl.col("lc_strike") - pl.col("sc_strike"))
     risk = pl.col("units") * (width - pl.col("credit_fill")) * 100.0

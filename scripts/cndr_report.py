@@ -16,7 +16,6 @@ import argparse
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from features.realpath.yardstick import CRISES, compare
@@ -61,6 +60,11 @@ def table(r: dict[str, object]) -> str:
         "per index level of T-bills (sizing); a negative intercept says it earns less premium per unit of exposure "
         "(credit level / fills / strike rule).",
     ]
+    lines += ["", "| years | monthly corr | beta (published on replica) | alpha, % a month | replica mean | published mean |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for p in r["periods"].iter_rows(named=True):
+        lines.append(f"| {p['period']} | {p['corr']:.3f} | {p['beta']:.2f} | {p['alpha_monthly']:+.2%} | "
+                     f"{p['mean_replica']:.2%} | {p['mean_published']:.2%} |")
     if r.get("median_risk_share") is not None:
         lines.append(f"Replica risk per monthly condor (units x (widest wing - credit) / equity), median: "
                      f"{r['median_risk_share']:.1%} of equity (the condor book risks 2 % per entry).")

@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from features.realpath.calibration import fit_smile, fit_spread_model, iv_errors
-from pipelines.realpath import calibration_split, load_real_otm
+from pipelines.realpath import calibration_split, load_real_otm, load_spxw_2018_otm
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,6 +41,13 @@ def main() -> None:
     print(err.with_columns(pl.col("mean_error", "mean_abs_error").round(2)))
     print("\nper chain (weighted by quotes)")
     print(err.group_by("chain").agg(
+        ((pl.col("mean_error") * pl.col("n")).sum() / pl.col("n").sum()).round(2).alias("mean_error"),
+        ((pl.col("mean_abs_error") * pl.col("n")).sum() / pl.col("n").sum()).round(2).alias("mean_abs_error"),
+        pl.col("n").sum()).sort("chain"))
+
+    spike = iv_errors(load_spxw_2018_otm(args.data))
+    print("\nout of sample: the 40 SPXW sessions of Jan-Feb 2018 (2 expiries), per session")
+    print(spike.group_by("chain").agg(
         ((pl.col("mean_error") * pl.col("n")).sum() / pl.col("n").sum()).round(2).alias("mean_error"),
         ((pl.col("mean_abs_error") * pl.col("n")).sum() / pl.col("n").sum()).round(2).alias("mean_abs_error"),
         pl.col("n").sum()).sort("chain"))

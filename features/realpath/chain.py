@@ -85,7 +85,7 @@ def build_chain(inputs: pl.DataFrame, roots: tuple[str, ...] = ("SPX", "SPXW"),
         simple ACT/365). Sessions without a VIX close get no chain.
     roots : which roots to list (``("SPX",)`` for the CNDR yardstick alone).
     """
-    days = inputs.filter(pl.col("VIX").is_not_null() & pl.col("close").is_not_null())
+    days = inputs.filter(pl.col("VIX").is_not_null() & pl.col("close").is_not_null()).sort("date")
     if days.height == 0:
         return _empty()
     exp = expirations(days["date"].min(), days["date"].max() + timedelta(days=MAX_DAYS)).filter(pl.col("root").is_in(list(roots)))
@@ -117,14 +117,25 @@ def build_chain(inputs: pl.DataFrame, roots: tuple[str, ...] = ("SPX", "SPXW"),
     f_, t_, d_ = fwd[idx], t[idx], disc[idx]
     x = np.log(strike / f_) / width[idx]
     iv = atm[idx] * smile_ratio(x, slope[idx], smile)
-    out = []
-    for opt, is_call in (("C", True), ("P", False)):  # two sides, each vectorized over all rows
+    sides = []
+    for is_call in (True, False):  # two sides, each vectorized over all rows
         mid = black76_price(f_, strike, t_, iv, d_, np.full(idx.size, is_call))
         spread = np.exp(spreads.a) * np.maximum(mid, 0.05) ** spreads.b * (t_ * 365.0) ** spreads.c * np.exp(spreads.d * np.abs(x))
         bid = np.maximum(_tick_round(mid - spread / 2, up=False), 0.0)
         ask = np.maximum(_tick_round(mid + spread / 2, up=True), bid + 0.05)
-        out.append(pl.DataFrame({"_pair": idx, "strike": strike, "option_type": opt, "bid": bid, "ask": np.round(ask, 2)}))
-    contracts = pl.concat(out)
+        sides.append((bid, np.round(ask, 2)))
+    # rows in (session, expiry, strike, call/put) order: the two sides interleaved, no sort
+
+    def both(call: np.ndarray, put: np.ndarray) -> np.ndarray:
+        out = np.empty(2 * call.size, dtype=call.dtype)
+        out[0::2], out[1::2] = call, put
+        return out
+
+    contracts = pl.DataFrame({
+        "_pair": both(idx, idx), "strike": both(strike, strike),
+        "option_type": np.tile(np.array(["C", "P"]), idx.size),
+        "bid": both(sides[0][0], sides[1][0]), "ask": both(sides[0][1], sides[1][1]),
+    })
     head = pairs.select(
         pl.col("date").alias("quote_date"), "root", "expiration", "settlement", pl.col("close").alias("underlying_price"),
     ).with_row_index("_pair").with_columns(pl.col("_pair").cast(pl.Int64))
@@ -135,7 +146,7 @@ def build_chain(inputs: pl.DataFrame, roots: tuple[str, ...] = ("SPX", "SPXW"),
         pl.lit(None, pl.Float64).alias("last"), pl.lit(None, pl.Int64).alias("volume"), pl.lit(None, pl.Int64).alias("open_interest"),
         "underlying_price", pl.lit(None, pl.Float64).alias("vendor_iv"), pl.lit(None, pl.Float64).alias("vendor_delta"),
         pl.lit(None, pl.Float64).alias("vendor_gamma"), pl.lit(SOURCE).alias("source"),
-    ).sort("quote_date", "root", "expiration", "strike", "option_type")
+    )  # in session order already: the pairs follow the sorted sessions (no sort of millions of rows)
 
 
 def _empty() -> pl.DataFrame:

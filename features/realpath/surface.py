@@ -49,9 +49,9 @@ class SmileParams:
     call_curvature: float  # c_c
 
 
-#: Fitted on the odd-numbered of the 14 real Cboe SPX chains (2023-02-07 .. 2024-01-05,
-#: sorted by file name) by ``fit_smile``; the even-numbered ones are the check
-#: (``scripts/realpath_calibration.py`` prints both, a test re-fits and asserts these).
+#: Fitted by ``fit_smile`` on every other one (1st, 3rd, ... by file name: 2023-02-07, 04-14, 05-05,
+#: 05-23, 06-08, 08-18, 2024-01-05) of the 13 real Cboe SPX chains with two-sided quotes; the other
+#: six are held out (``scripts/realpath_calibration.py`` prints all; a test re-fits and asserts these).
 DEFAULT_SMILE = SmileParams(skew_scale=0.2886, term_power=0.1639, put_curvature=0.0194, call_curvature=0.059)
 
 

@@ -90,3 +90,19 @@ def compare(replica: pl.DataFrame, published: pl.DataFrame, start: date, end: da
         "monthly": mr,
         "daily": both,
     }
+
+
+def regression(monthly: pl.DataFrame) -> dict[str, float]:
+    """Published monthly return regressed on the replica's (``ret_pub = alpha + beta * ret``):
+    ``beta`` measures relative exposure (sizing), ``alpha`` the premium gap per month at equal exposure."""
+    x, y = monthly["ret"].to_numpy(), monthly["ret_pub"].to_numpy()
+    beta, alpha = np.polyfit(x, y, 1)
+    return {"corr": float(np.corrcoef(x, y)[0, 1]), "beta": float(beta), "alpha_monthly": float(alpha),
+            "mean_replica": float(x.mean()), "mean_published": float(y.mean())}
+
+
+def regression_by_period(monthly: pl.DataFrame, periods: list[tuple[int, int]]) -> pl.DataFrame:
+    """:func:`regression` per span of calendar years (inclusive)."""
+    rows = [{"period": f"{lo}-{hi}", **regression(monthly.filter(pl.col("month").dt.year().is_between(lo, hi)))}
+            for lo, hi in periods]
+    return pl.DataFrame(rows)

@@ -202,3 +202,19 @@ def test_cndr_replica_against_the_published_index(shared_data):
     assert 0.010 < rep["annual_return"] - pub["annual_return"] < 0.030
     assert 0.03 < rep["max_drawdown"] - pub["max_drawdown"] < 0.10
     assert rep["annual_vol"] < pub["annual_vol"]
+
+
+def test_surface_out_of_sample_on_the_2018_spxw_sessions(shared_data):
+    """2018 was not used in the fit. Tolerance: per-session mean absolute IV error at most 1.5
+    vol points on the calm sessions (VIX < 13), at most 10 through the February 2018 spike
+    (measured: 0.8-1.4 calm, 9.0 on 2018-02-05, when VIX closed at 37)."""
+    from pipelines.realpath import load_spxw_2018_otm
+    from features.realpath.calibration import iv_errors
+
+    otm = load_spxw_2018_otm(shared_data)
+    err = iv_errors(otm)
+    per = err.group_by("chain").agg((pl.col("mean_abs_error") * pl.col("n")).sum() / pl.col("n").sum())
+    vix = otm.group_by("chain").agg(pl.col("VIX").first())
+    per = per.join(vix, on="chain")
+    assert per.filter(pl.col("VIX") < 13)["mean_abs_error"].max() <= 1.5
+    assert per["mean_abs_error"].max() <= 10.0
