@@ -34,7 +34,7 @@ from scipy.optimize import brentq
 
 from features.strategy_config import BacktestConfig
 
-__all__ = ["xirr", "performance_summary", "hedge_trades", "hedge_statistics", "cash_rate_per_session", "drawdown_metrics"]
+__all__ = ["xirr", "performance_summary", "hedge_trades", "hedge_statistics", "cash_rate_per_session", "stored_rate_series", "drawdown_metrics"]
 
 
 def xirr(dates: list[date] | np.ndarray, amounts: list[float] | np.ndarray) -> float:
@@ -58,19 +58,28 @@ def xirr(dates: list[date] | np.ndarray, amounts: list[float] | np.ndarray) -> f
     return float(brentq(npv, lo, hi, xtol=1e-12, rtol=1e-12, maxiter=500))
 
 
-def cash_rate_per_session(dates: np.ndarray, constant: float, rates: pl.DataFrame | None = None) -> np.ndarray:
-    """Annual cash rate (decimal) in force on each session.
+def stored_rate_series(bills: pl.DataFrame | None) -> pl.DataFrame | None:
+    """``date, rate`` from a stored ``treasury_bill_rates`` table (its bond-equivalent yield,
+    decimal), or None when nothing is stored."""
+    if bills is None or bills.height == 0:
+        return None
+    return bills.select(pl.col("date"), pl.col("bond_equivalent_yield").alias("rate")).drop_nulls()
 
-    ``rates`` (``date, rate``, decimal, e.g. the 3-month T-bill) is applied as of each date
-    (the latest published rate on or before it; the constant before the first one); without
-    it every session earns ``constant``.
+
+def cash_rate_per_session(dates: np.ndarray, constant: float, rates: pl.DataFrame | None = None) -> np.ndarray:
+    """Annual cash rate (decimal) accruing into each session.
+
+    ``rates`` (``date, rate``, decimal, e.g. the 3-month T-bill yield) sets the rate of the
+    accrual from the previous session to each session: the latest rate dated *before* the
+    session (known when the cash was placed; the constant before the first one).  Without it
+    every session earns ``constant``.
     """
     d = np.asarray(dates, dtype="datetime64[D]")
     if rates is None or rates.height == 0:
         return np.full(d.shape, constant, dtype=float)
     r = rates.select(pl.col("date").cast(pl.Date), pl.col("rate").cast(pl.Float64)).drop_nulls().sort("date")
     rd = r["date"].to_numpy().astype("datetime64[D]")
-    idx = np.searchsorted(rd, d, side="right") - 1
+    idx = np.searchsorted(rd, d, side="left") - 1
     return np.where(idx >= 0, r["rate"].to_numpy()[np.maximum(idx, 0)], constant)
 
 

@@ -74,7 +74,7 @@ def realpath_inputs(data: Path, config: StrategyConfig):
     condor then enters the monthly nearest 45 days; weeklies would triple the rows of 20
     years).  Cash earns the T-bill series."""
     from features.realpath.chain import build_chain
-    from features.realpath.inputs import cash_rates, settlement_prices
+    from features.realpath.inputs import settlement_prices
     from pipelines.events_calendar import published_events
     from pipelines.readers import read_file
     from pipelines.realpath import END, START, load_inputs
@@ -102,8 +102,7 @@ def realpath_inputs(data: Path, config: StrategyConfig):
     reg = market_regimes(mf)
     feats = mf.join(reg.drop([c for c in reg.columns if c in mf.columns and c != "date"]), on="date", how="left")
     settle = settlement_prices(inputs.select("date", "open", "close"), sets)
-    sessions = opts.select(pl.col("quote_date").unique().alias("date"))
-    rates = cash_rates(sessions, inputs, config.backtest.cash_rate)
+    rates = inputs.select("date", "rate").drop_nulls()  # each session accrues at the rate dated before it
     return build_sweep_inputs(opts, feats, settle, vx, config, rates)
 
 

@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
 from features.backtest import run_backtest  # noqa: E402
+from features.performance import stored_rate_series  # noqa: E402
 from features.term_structure import listed_vx_expirations, model_vx_futures  # noqa: E402
 from pipelines.assets.common import KINDS  # noqa: E402
 from pipelines.checks import contract_check, contract_check_result  # noqa: E402
@@ -82,6 +83,11 @@ def vx_futures_with_model(store, sessions: pl.Series) -> pl.DataFrame:
     return pl.concat([stored, model], how="diagonal_relaxed")
 
 
+def stored_cash_rates(store) -> pl.DataFrame | None:
+    """The stored T-bill series (``date, rate``) cash accrues at, or None: the configured constant."""
+    return stored_rate_series(store.read("treasury_bill_rates") if store.files("treasury_bill_rates") else None)
+
+
 def equity_chart(daily: pl.DataFrame):
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True, height_ratios=[2, 1])
     for name, frame in daily.group_by("strategy", maintain_order=True):
@@ -138,6 +144,7 @@ def strategy_backtest(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         store.read("spx_daily"),
         vx_futures_with_model(store, options["quote_date"].unique()),
         config,
+        cash_rates=stored_cash_rates(store),
     )
     params = json.dumps(config.to_dict(), sort_keys=True)
     summary = result.summary.with_columns(

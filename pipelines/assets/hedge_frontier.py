@@ -21,7 +21,7 @@ from features.hedge_sweep import (  # noqa: E402
     GOAL_COST, GOAL_DD_RATIO, PERIODS, choose_default, meets_goal, run_sweep, sweep_grid, sweep_inputs_from_book,
 )
 from pipelines.assets.common import KINDS  # noqa: E402
-from pipelines.assets.decisions import point_in_time_features, vx_futures_with_model  # noqa: E402
+from pipelines.assets.decisions import point_in_time_features, stored_cash_rates, vx_futures_with_model  # noqa: E402
 from pipelines.metadata import png_markdown, table_metadata  # noqa: E402
 from pipelines.resources import StrategyResource, WarehouseResource  # noqa: E402
 from pipelines.warehouse import TABLES, register_table  # noqa: E402
@@ -73,7 +73,7 @@ def hedge_frontier(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         trades = trades.filter(pl.col("strategy") == "unhedged")
     inputs = sweep_inputs_from_book(
         store.read("condor_positions"), trades, days, point_in_time_features(store),
-        vx_futures_with_model(store, days["date"]), config,
+        vx_futures_with_model(store, days["date"]), config, cash_rates=stored_cash_rates(store),
     )
     configs = sweep_grid()
     results = run_sweep(configs, inputs)

@@ -180,5 +180,5 @@ def test_cash_earns_the_stored_rate_series_when_given():
     d = r.daily.sort("date")
     prev_eq = np.r_[1_000_000.0, d["equity"].to_numpy()[:-1]]
     dd = np.r_[0, np.diff(d["date"].to_numpy().astype("datetime64[D]").astype(int))]
-    rate = np.where(d["date"].to_numpy().astype("datetime64[D]") >= np.datetime64("2024-02-01"), 0.01, 0.05)
+    rate = np.where(d["date"].to_numpy().astype("datetime64[D]") > np.datetime64("2024-02-01"), 0.01, 0.05)
     assert d["interest"].to_list() == pytest.approx((prev_eq * rate * dd / 365).tolist(), abs=1e-6)

@@ -58,10 +58,10 @@ def test_irr_is_dropped_without_external_flows_and_solved_from_them_otherwise():
     assert got != pytest.approx(performance_summary(daily, None, cfg)["cagr"], rel=1e-3)
 
 
-def test_cash_rate_is_the_latest_published_rate_on_or_before_each_session():
+def test_cash_accrues_at_the_latest_rate_published_before_each_session():
     rates = pl.DataFrame({"date": [date(2024, 1, 3), date(2024, 1, 10)], "rate": [0.05, 0.04]})
-    d = np.array(["2024-01-02", "2024-01-03", "2024-01-09", "2024-01-10", "2024-02-01"], dtype="datetime64[D]")
-    assert cash_rate_per_session(d, 0.02, rates).tolist() == [0.02, 0.05, 0.05, 0.04, 0.04]
+    d = np.array(["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-10", "2024-01-11"], dtype="datetime64[D]")
+    assert cash_rate_per_session(d, 0.02, rates).tolist() == [0.02, 0.02, 0.05, 0.05, 0.04]
     assert cash_rate_per_session(d, 0.02, None).tolist() == [0.02] * 5
 
 
