@@ -13,7 +13,6 @@ chains, the CNDR rules are those of features/cndr.py as they stood before this r
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from pathlib import Path
 
 
