@@ -16,7 +16,7 @@ import polars as pl
 
 from features.option_features import option_features
 from features.realpath.calibration import otm_quotes
-from features.realpath.inputs import daily_inputs
+from features.realpath.inputs import daily_inputs, settlement_prices
 from features.realpath.market import cndr_replica
 from features.realpath.yardstick import compare, regression, regression_by_period
 from pipelines.calendar import previous_session
@@ -93,3 +93,11 @@ def cndr_yardstick(data: Path) -> dict[str, object]:
     eq = daily.select(pl.col("date").alias("entry_date"), "equity")
     result["median_risk_share"] = float(entered.join(eq, on="entry_date").select(risk / pl.col("equity")).to_series().median())
     return result
+
+
+def stored_settlements(store) -> pl.DataFrame:
+    """``date, open, close, settlement_source`` from the warehouse: ``open`` is the AM settlement
+    value (Cboe SET where stored, else the stored open, flagged ``estimate:open``)."""
+    sets = store.read("spx_settlement_values") if store.files("spx_settlement_values") else None
+    return settlement_prices(store.read("spx_daily", columns=["date", "open", "close"]), sets)
+

@@ -13,12 +13,10 @@ chains, the CNDR rules are those of features/cndr.py as they stood before this r
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from pathlib import Path
 
-import polars as pl
 
-from features.realpath.yardstick import CRISES, compare
+from features.realpath.yardstick import CRISES
 from pipelines.realpath import END, START, cndr_yardstick
 #: Targets of issue #10.
 TARGETS = {"monthly_correlation": 0.90, "annual_return_gap": 0.010, "max_drawdown_gap": 0.03}

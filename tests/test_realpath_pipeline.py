@@ -85,3 +85,18 @@ def test_ingesting_a_reference_series_does_not_try_to_materialize_it(store, tmp_
     main(["ingest", "--quiet", str(path)])  # the T-bill table has no asset downstream: nothing to run
     assert "treasury_bill_rates: 2 rows in, 2 stored" in capsys.readouterr().out
     assert store.read("treasury_bill_rates")["discount_rate"].to_list() == [0.051, 0.0512]
+
+
+def test_real_path_chain_of_a_session_is_the_same_whatever_is_stored_after_it(store, tmp_path):
+    """Truncation invariance: the chain of DAYS[1] built from a store holding the whole week equals
+    the one built from a store that ends on DAYS[1]."""
+    from pipelines.assets.market_data import realpath_chain
+
+    _store_real_daily(store)
+    full = realpath_chain(store, DAYS[1:2])
+    cut = Warehouse(tmp_path / "cut")
+    for table in ("spx_daily", "vix_term_structure", "treasury_bill_rates"):
+        rows = store.read(table).filter(pl.col("date") <= DAYS[1])
+        store_rows(cut, table, rows, "vendor", sorted(set(rows["date"].to_list())), source="file:test", mode="upsert")
+    assert realpath_chain(cut, DAYS[1:2]).equals(full)
+    assert full["quote_date"].unique().to_list() == [DAYS[1]]

@@ -105,7 +105,6 @@ def iv_errors(otm: pl.DataFrame, p: SmileParams = DEFAULT_SMILE) -> pl.DataFrame
 
     Returns ``chain, delta_bucket, dte_bucket, n, mean_error, mean_abs_error`` (vol points,
     i.e. 1.0 = one percentage point of vol)."""
-    keyed = otm.select("chain", "quote_date", "root", "expiration", "years_to_expiry").unique()
     # the level is solved once per expiry, not per contract
     per_exp = otm.group_by("chain", "quote_date", "root", "expiration").agg(
         pl.col("years_to_expiry").first(), *[pl.col(k).first() for k in [*KNOTS, "SKEW"]])
@@ -113,7 +112,6 @@ def iv_errors(otm: pl.DataFrame, p: SmileParams = DEFAULT_SMILE) -> pl.DataFrame
     slope = skew_slope(per_exp["SKEW"].to_numpy(), t, p)
     atm = atm_vol_from_variance_swap(variance_swap_vol(per_exp.select(KNOTS).to_numpy().astype(float), t), t, slope, p)
     per_exp = per_exp.with_columns(pl.Series("_atm", atm), pl.Series("_slope", slope)).drop("years_to_expiry")
-    del keyed
     rows = otm.join(per_exp.select("chain", "quote_date", "root", "expiration", "_atm", "_slope"),
                     on=["chain", "quote_date", "root", "expiration"])
     iv = surface_iv(rows["log_moneyness"].to_numpy(), rows["years_to_expiry"].to_numpy(), rows["_atm"].to_numpy(),

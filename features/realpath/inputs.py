@@ -80,3 +80,17 @@ def cash_rates(sessions: pl.DataFrame, inputs: pl.DataFrame, fallback: float) ->
     session's known T-bill yield; ``fallback`` where none is stored)."""
     r = sessions.select("date").sort("date").join(inputs.select("date", "rate"), on="date", how="left")
     return r.with_columns(pl.col("rate").shift(1).fill_null(strategy="forward").fill_null(fallback).alias("rate"))
+
+
+def flag_trade_settlements(trades: pl.DataFrame, settlements: pl.DataFrame) -> pl.DataFrame:
+    """``trades`` with ``settlement_source``: for a position cash-settled at expiration, ``SET`` or
+    ``estimate:open`` (AM, from :func:`settlement_prices`) or ``close`` (PM); null for positions
+    closed before expiration."""
+    if trades.height == 0 or not {"exit_reason", "expiration", "settlement"} <= set(trades.columns):
+        return trades
+    src = settlements.select(pl.col("date").alias("_exp"), pl.col("settlement_source").alias("_src"))
+    return trades.join(src, left_on="expiration", right_on="_exp", how="left").with_columns(
+        pl.when(pl.col("exit_reason") != "expiration").then(None)
+        .when(pl.col("settlement") == "AM").then(pl.col("_src"))
+        .otherwise(pl.lit("close")).alias("settlement_source")
+    ).drop("_src")

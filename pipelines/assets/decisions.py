@@ -25,6 +25,8 @@ from pipelines.assets.common import KINDS  # noqa: E402
 from pipelines.checks import contract_check, contract_check_result  # noqa: E402
 from pipelines.metadata import png_markdown, table_metadata  # noqa: E402
 from pipelines.resources import StrategyResource, WarehouseResource  # noqa: E402
+from features.realpath.inputs import flag_trade_settlements  # noqa: E402
+from pipelines.realpath import stored_settlements  # noqa: E402
 
 GROUP = "decisions"
 OWNERS = ["team:trading"]
@@ -141,7 +143,7 @@ def strategy_backtest(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     result = run_backtest(
         options,
         point_in_time_features(store),
-        store.read("spx_daily"),
+        settlements := stored_settlements(store),  # AM settles on Cboe SET where stored
         vx_futures_with_model(store, options["quote_date"].unique()),
         config,
         cash_rates=stored_cash_rates(store),
@@ -153,7 +155,7 @@ def strategy_backtest(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     frames = {
         "condor_decisions": result.decisions,
         "condor_positions": result.positions,
-        "condor_trades": result.trades,
+        "condor_trades": flag_trade_settlements(result.trades, settlements),
         "hedge_layers": result.hedges,
         "backtest_daily": result.daily,
         "backtest_summary": summary,

@@ -24,8 +24,6 @@ Row rules: ``unparseable_value``, ``missing_value``, ``outside_calendar_range``,
 
 from __future__ import annotations
 
-from datetime import date
-
 import polars as pl
 
 from pipelines.readers import quality as q
@@ -102,6 +100,3 @@ def read(src: Source) -> ReadResult:
     return finish_table(src, FORMAT, frame, table=TABLE, date_col="date", reason=reason,
                         key=["date", "expiration"], dup_reason="duplicate_contract")
 
-
-#: First trade date of the file as published (for the docs/tests).
-FIRST_DATE = date(2004, 3, 26)

@@ -218,3 +218,17 @@ def test_surface_out_of_sample_on_the_2018_spxw_sessions(shared_data):
     per = per.join(vix, on="chain")
     assert per.filter(pl.col("VIX") < 13)["mean_abs_error"].max() <= 1.5
     assert per["mean_abs_error"].max() <= 10.0
+
+
+def test_trade_rows_say_which_settlement_value_they_used():
+    from features.realpath.inputs import flag_trade_settlements
+
+    trades = pl.DataFrame({
+        "exit_reason": ["expiration", "expiration", "expiration", "profit_take"],
+        "expiration": [date(2025, 5, 16), date(2025, 6, 20), date(2025, 6, 13), date(2025, 5, 16)],
+        "settlement": ["AM", "AM", "PM", "AM"],
+    })
+    settlements = pl.DataFrame({"date": [date(2025, 5, 16), date(2025, 6, 20), date(2025, 6, 13)],
+                                "settlement_source": ["SET", "estimate:open", "estimate:open"]})
+    assert flag_trade_settlements(trades, settlements)["settlement_source"].to_list() == [
+        "SET", "estimate:open", "close", None]
