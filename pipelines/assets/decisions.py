@@ -42,7 +42,7 @@ DESCRIPTIONS = {
     "condor_decisions": "Enter or skip an SPX iron condor, legs, credits, breakevens, POP, EV, size and the reason in words. One row per session.",
     "condor_positions": "Each open condor marked at mid, with its exit signals. One row per position per session.",
     "condor_trades": "Every condor trade: entry, exit, reason, cash flows, P&L. One row per trade per strategy.",
-    "hedge_layers": "Adaptive Layered VIX Hedge: base, flattening/event and second-engine layers, why each is on, instrument, price, size. One row per session per layer.",
+    "hedge_layers": "Adaptive Layered VIX Hedge: base (stress-sized), VXTH and second-engine layers, each session's event and why, instrument, marks, size and P&L. One row per session per layer.",
     "backtest_daily": "Daily P&L (condor, each hedge layer, interest), equity, drawdown and greek attribution. One row per strategy per session.",
     "backtest_summary": "CAGR, vol, Sharpe, Sortino, max drawdown, Calmar, VaR/CVaR, IRR, win rate, holding days, and the parameters used. One row per strategy.",
 }
