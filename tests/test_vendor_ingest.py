@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "readers"))
 from readers_samples import cboe_text  # noqa: E402
 
-from pipelines.vendor_ingest import ingest_file  # noqa: E402
+from pipelines.vendor_ingest import IngestOptions, ingest_file  # noqa: E402
 from pipelines.warehouse import Warehouse  # noqa: E402
 
 SESSION = date(2023, 5, 23)
@@ -58,7 +58,11 @@ def test_a_corrected_file_replaces_that_session_whole(store, tmp_path):
     # the correction also drops the last expiry's rows: none of the old rows may survive
     lines = corrected.splitlines()
     corrected = "\n".join(line for line in lines if "Jun 16 2023" not in line) + "\n"
-    ingest_file(store, write(tmp_path / "spx_quotedata_fixed.csv.gz", corrected))
+    fixed = write(tmp_path / "spx_quotedata_fixed.csv.gz", corrected)
+    # a file with far fewer rows than the stored chain is refused unless forced
+    refused = ingest_file(store, fixed)
+    assert refused.outcome == "refused" and "--force" in refused.refused
+    ingest_file(store, fixed, options=IngestOptions(force=True))
     stored = chain(store)
     assert stored["underlying_price"].unique().to_list() == [4150.0]
     assert stored["expiration"].unique().to_list() == [date(2023, 5, 26)]
