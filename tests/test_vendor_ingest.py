@@ -117,7 +117,15 @@ def test_a_stale_snapshot_is_flagged_and_not_stored(store, tmp_path):
     assert store.read("spx_options").is_empty()
 
 
-def test_the_landing_sensor_ingests_new_files_once_and_requests_their_sessions(tmp_path, monkeypatch):
+def _tick(sensor, defs, cursor=None):
+    with dg.build_sensor_context(definitions=defs, cursor=cursor) as ctx:
+        return sensor.evaluate_tick(ctx)
+
+
+def test_the_landing_sensor_lands_a_good_file_beside_a_bad_one_through_a_run(tmp_path, monkeypatch):
+    """The tick only requests runs; the ingest run lands the good file and moves the bad one
+    to landing/rejected/ with its reason; the next tick asks for the recompute runs; the
+    cursor has moved past both files, so neither is requested again."""
     from pipelines.definitions import defs
 
     landing = tmp_path / "landing"
@@ -125,15 +133,37 @@ def test_the_landing_sensor_ingests_new_files_once_and_requests_their_sessions(t
     monkeypatch.setenv("VOLSIGNALS_LANDING", str(landing))
     monkeypatch.setenv("VOLSIGNALS_WAREHOUSE", str(tmp_path / "wh"))
     write(landing / "spx_quotedata.csv.gz", cboe_text())
+    (landing / "broken.csv").write_text("DATE,CLOSE\n" + "1" * 200 + ',"' + "x" * 140_000 + "\n")
     sensor = defs.resolve_sensor_def("landing_folder")
-    with dg.build_sensor_context(resources={"warehouse": defs.resources["warehouse"]}, definitions=defs) as ctx:
-        first = sensor.evaluate_tick(ctx)
-        assert [r.tags["dagster/asset_partition_range_start"] for r in first.run_requests] == ["2023-05-23"]
-        assert Warehouse(tmp_path / "wh").read("spx_options").height > 0
-        cursor = first.cursor
-    with dg.build_sensor_context(
-        resources={"warehouse": defs.resources["warehouse"]}, definitions=defs, cursor=cursor
-    ) as ctx:
-        second = sensor.evaluate_tick(ctx)
-    assert not second.run_requests  # the same file is not ingested again
-    assert json.loads(cursor)
+    first = _tick(sensor, defs)
+    assert [r.job_name for r in first.run_requests] == ["ingest_landed_files"]
+    assert Warehouse(tmp_path / "wh").read("spx_options").is_empty()  # the tick stored nothing itself
+    request = first.run_requests[0]
+    result = defs.resolve_job_def("ingest_landed_files").execute_in_process(
+        run_config=request.run_config, resources={"warehouse": defs.resources["warehouse"]})
+    assert result.success
+    assert Warehouse(tmp_path / "wh").read("spx_options")["quote_date"].unique().to_list() == [SESSION]
+    assert not (landing / "broken.csv").exists()
+    reason = (landing / "rejected" / "broken.csv.reason.txt").read_text()
+    assert "broken.csv" in reason and "REJECTED" in reason
+    second = _tick(sensor, defs, first.cursor)
+    recompute = {(r.job_name, r.tags.get("dagster/asset_partition_range_start")) for r in second.run_requests}
+    assert ("after_landing", "2023-05-23") in recompute
+    assert "ingest_landed_files" not in {r.job_name for r in second.run_requests}
+    third = _tick(sensor, defs, second.cursor or first.cursor)
+    assert not third.run_requests  # plans consumed, files seen
+
+
+def test_the_landing_sensor_skips_what_is_not_a_regular_file(tmp_path, monkeypatch):
+    import os
+
+    from pipelines.definitions import defs
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    monkeypatch.setenv("VOLSIGNALS_LANDING", str(landing))
+    monkeypatch.setenv("VOLSIGNALS_WAREHOUSE", str(tmp_path / "wh"))
+    os.mkfifo(landing / "pipe.csv")
+    (landing / "folder.csv").mkdir()
+    tick = _tick(defs.resolve_sensor_def("landing_folder"), defs)
+    assert not tick.run_requests

@@ -1,0 +1,51 @@
+"""What to recompute after vendor rows land: one policy for ``volsignals ingest`` and the
+landing sensor.
+
+Per-session assets (a session's option features and chain features depend on that
+session's rows only) are recomputed for the touched sessions; every other daily asset
+(rolling features, regimes: a session's value depends on the sessions before it) from
+the first touched session through the last stored session, so no later session is left
+stale; the whole-history assets (registry, decisions, backtest) once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+#: Assets whose value for a session depends only on that session's data.
+PER_SESSION_ASSETS = frozenset({"option_features", "chain_features"})
+
+
+@dataclass(frozen=True)
+class RecomputePlan:
+    """``per_session``: sessions for :data:`PER_SESSION_ASSETS`; ``history``: the sessions for
+    the other daily assets (contiguous, first touched .. last stored)."""
+
+    per_session: list[date]
+    history: list[date]
+
+    @property
+    def empty(self) -> bool:
+        return not self.per_session and not self.history
+
+
+def recompute_plan(touched: Iterable[date], last_stored: date | None) -> RecomputePlan:
+    """The sessions to recompute after rows dated ``touched`` landed; ``last_stored`` is the
+    last date the warehouse holds daily data for (None: nothing else stored)."""
+    from pipelines.calendar import is_session, sessions_between
+    from pipelines.partitions import FIRST_PARTITION
+
+    dates = sorted({d for d in touched if d >= FIRST_PARTITION})
+    if not dates:
+        return RecomputePlan([], [])
+    sessions = [d for d in dates if is_session(d)]
+    last = max(dates[-1], last_stored or dates[-1])
+    return RecomputePlan(sessions, sessions_between(dates[0], last))
+
+
+def last_stored_session(store) -> date | None:
+    """The last date of stored S&P 500 daily rows (the history's end), or None."""
+    dates = store.dates("spx_daily")
+    return dates[-1] if dates else None
