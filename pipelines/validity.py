@@ -45,8 +45,8 @@ INDEX_LEVEL_RANGE: dict[str, tuple[float, float]] = {
 }
 #: VX futures settlement range in VIX points, after the ×10 rescaling of quotes before
 #: 2007-03-26: a settle of 1.255 (a ×10 quote divided once too often) or 166.2 after the
-#: rescaling date (a ×10 quote not divided) falls outside.
-VX_SETTLE_RANGE = (3.0, 150.0)
+#: rescaling date (a ×10 quote not divided) falls outside; VX has never settled above 70.
+VX_SETTLE_RANGE = (3.0, 100.0)
 #: The last date a calendar (FOMC/CPI/PPI) row may carry: the shipped NYSE calendar's end.
 CALENDAR_HORIZON = date(2035, 12, 31)
 #: A vendor calendar may list events at most this many days after the day it is ingested

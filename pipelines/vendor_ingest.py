@@ -199,6 +199,8 @@ def replacement_problems(store: Warehouse, result: ReadResult) -> tuple[list[str
             continue
         keys = unique_keys(TABLES[table].schema)
         value_cols = [c for c in frame.columns if c not in keys and c != "source"]
+        if not value_cols:  # e.g. events: a row is its key; nothing can be revised
+            continue
         joined = frame.join(stored, on=keys, suffix="_old").filter(pl.col("source_old") != tag)
         changed = joined.filter(pl.any_horizontal([pl.col(c).ne_missing(pl.col(f"{c}_old")) for c in value_cols]))
         if changed.is_empty():
@@ -277,16 +279,22 @@ def ingest_file(store: Warehouse, path: str | Path, accept_flagged: bool = False
     options = options or IngestOptions(accept_flagged=accept_flagged)
     report = FileReport(path=str(path))
     try:
+        _ingest(store, path, options, report)
+    except Exception as err:  # noqa: BLE001 - one bad file never stops a batch, and gets a line, not a traceback
+        report.error = f"{Path(path).name}: internal_error ({type(err).__name__}: {err}); please report this file"
+        report.error_reason = "internal_error"
+        report.stored = []
+        log_ingest(store, report)
+    return report
+
+
+def _ingest(store: Warehouse, path: str | Path, options: IngestOptions, report: FileReport) -> None:
+    try:
         result = read_file(path, options.limits, **options.reader)
     except VendorFileError as err:
         report.error, report.error_reason = _with_advice(str(err), err.reason), err.reason
         log_ingest(store, report)
-        return report
-    except Exception as err:  # noqa: BLE001 - one bad file never stops a batch
-        report.error = f"{Path(path).name}: internal_error ({type(err).__name__}: {err}); please report this file"
-        report.error_reason = "internal_error"
-        log_ingest(store, report)
-        return report
+        return
     report.format = result.format
     report.quote_dates = result.quote_dates
     report.snapshot_kind = result.snapshot_kind
@@ -320,7 +328,6 @@ def ingest_file(store: Warehouse, path: str | Path, accept_flagged: bool = False
                 0, report.quarantine_total - result.quarantine.height)
             report.quarantine_recorded = sum(r.rows_quarantined for r in report.stored)
     log_ingest(store, report)
-    return report
 
 
 #: What to do about each file-level rejection (the reader's detail says what is wrong).
