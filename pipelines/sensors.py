@@ -83,7 +83,7 @@ def move_to_rejected(path: Path, reason: str) -> Path:
 
 
 @dg.op(description="Reads, validates and stores landed vendor files; moves refused ones to landing/rejected/.")
-def ingest_landed_files(context: dg.OpExecutionContext, config: LandedFiles, warehouse: WarehouseResource) -> None:
+def land_files(context: dg.OpExecutionContext, config: LandedFiles, warehouse: WarehouseResource) -> None:
     from pipelines.vendor_ingest import ingest_file
 
     store = warehouse.store()
@@ -118,9 +118,9 @@ def path_of_plans() -> Path:
     return landing_folder() / PLANS
 
 
-ingest_landing_job = dg.GraphDefinition(name="ingest_landed_files", node_defs=[ingest_landed_files]).to_job(
-    description="Land the vendor files the landing_folder sensor found (one run per tick).",
-)
+@dg.job(name="ingest_landed_files", description="Land the vendor files the landing_folder sensor found (one run per tick).")
+def ingest_landing_job() -> None:
+    land_files()
 
 
 def _recompute_requests(plan_file: Path) -> list[dg.RunRequest]:
@@ -183,7 +183,7 @@ def landing_sensor(*jobs: dg.JobDefinition) -> dg.SensorDefinition:
             requests.append(dg.RunRequest(
                 run_key=f"ingest:{hashlib.sha256(cursor.encode()).hexdigest()[:16]}",
                 job_name=ingest_landing_job.name,
-                run_config={"ops": {"ingest_landed_files": {"config": {"paths": [str(p) for p, _ in new]}}}},
+                run_config={"ops": {"land_files": {"config": {"paths": [str(p) for p, _ in new]}}}},
             ))
             context.update_cursor(cursor)
         return requests or dg.SkipReason("no new files")

@@ -73,10 +73,16 @@ def _within(x: pl.Expr, lo: float, hi: float) -> pl.Expr:
     return (x >= lo) & (x <= hi)
 
 
+def _level(x: pl.Expr, lo: float | pl.Expr, hi: float | pl.Expr) -> pl.Expr:
+    """A price level in its physical range; a non-positive one is left to the positivity
+    rule of its column (one reason per fault)."""
+    return (x <= 0) | ((x >= lo) & (x <= hi))
+
+
 def _by_key(key: pl.Expr, ranges: dict[str, tuple[float, float]], x: pl.Expr) -> pl.Expr:
     lo = key.replace_strict({k: v[0] for k, v in ranges.items()}, default=None, return_dtype=pl.Float64)
     hi = key.replace_strict({k: v[1] for k, v in ranges.items()}, default=None, return_dtype=pl.Float64)
-    return (x >= lo) & (x <= hi)
+    return _level(x, lo, hi)
 
 
 def option_price_bound() -> pl.Expr:
@@ -101,7 +107,7 @@ def option_rules() -> list[tuple[str, pl.Expr]]:
 
 def spx_daily_rules() -> list[tuple[str, pl.Expr]]:
     lo, hi = SPX_LEVEL_RANGE
-    return [(LEVEL_OUT_OF_RANGE, pl.all_horizontal([_within(c(k), lo, hi) for k in ["open", "high", "low", "close"]]))]
+    return [(LEVEL_OUT_OF_RANGE, pl.all_horizontal([_level(c(k), lo, hi) for k in ["open", "high", "low", "close"]]))]
 
 
 def vix_rules() -> list[tuple[str, pl.Expr]]:
@@ -109,7 +115,7 @@ def vix_rules() -> list[tuple[str, pl.Expr]]:
 
 
 def vx_rules() -> list[tuple[str, pl.Expr]]:
-    return [(VX_SETTLE_OUT_OF_RANGE, _within(c("settle"), *VX_SETTLE_RANGE))]
+    return [(VX_SETTLE_OUT_OF_RANGE, _level(c("settle"), *VX_SETTLE_RANGE))]
 
 
 def event_rules() -> list[tuple[str, pl.Expr]]:
