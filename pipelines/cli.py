@@ -93,6 +93,9 @@ class Materializer:
         if names:
             self._run(names)
 
+    def downstream_of_one(self, name: str) -> set[str]:
+        return self.downstream_of({name})
+
     def downstream_of(self, tables: set[str]) -> set[str]:
         selection = self.dg.AssetSelection.assets(*sorted(tables)).downstream(include_self=False)
         return {k.to_user_string() for k in selection.resolve(self.assets)}
@@ -131,9 +134,16 @@ def materialize_after_ingest(touched: dict[str, list[date]], progress: bool = Tr
 
     if not touched:
         return
+    from pipelines.recompute import skip_report, skipped_assets
+
     m = Materializer(progress)
     downstream = m.downstream_of(set(touched))
-    plan = recompute_plan((d for ds in touched.values() for d in ds), last_stored_session(Warehouse()))
+    store = Warehouse()
+    plan = recompute_plan((d for ds in touched.values() for d in ds), last_stored_session(store))
+    skipped = skipped_assets(store, downstream, plan.history[-1] if plan.history else None, m.downstream_of_one)
+    for line in skip_report(skipped):
+        print(line)
+    downstream -= set(skipped)
     m.sessions(downstream & PER_SESSION_ASSETS, plan.per_session, 260, "per-session features")
     m.sessions(downstream - PER_SESSION_ASSETS, plan.history, 260, "history features")
     m.whole(downstream)

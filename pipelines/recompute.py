@@ -49,3 +49,38 @@ def last_stored_session(store) -> date | None:
     """The last date of stored S&P 500 daily rows (the history's end), or None."""
     dates = store.dates("spx_daily")
     return dates[-1] if dates else None
+
+
+#: Assets that cannot be computed without stored rows of a raw table, and what to do about it.
+REQUIRES: dict[str, tuple[str, str]] = {
+    "market_features": ("spx_daily", "ingest an S&P 500 daily history (e.g. Yahoo ^GSPC bars) first"),
+}
+
+
+def skipped_assets(store, assets: set[str], last: date | None, downstream_of) -> dict[str, str]:
+    """Assets of ``assets`` to skip, with the stated reason: those whose required input has
+    no stored rows up to ``last``, and everything downstream of them (``downstream_of``:
+    asset name -> names downstream of it)."""
+    skipped: dict[str, str] = {}
+    for asset, (table, advice) in REQUIRES.items():
+        if asset not in assets or asset in skipped:
+            continue
+        if store.read(table, end=last, columns=[store_date_column(table)]).is_empty():
+            reason = f"skipped {asset}: no {table} rows stored up to {last}; {advice}"
+            skipped[asset] = reason
+            for name in downstream_of(asset) & assets:
+                skipped.setdefault(name, f"skipped {name}: it depends on {asset}")
+    return skipped
+
+
+def skip_report(skipped: dict[str, str]) -> list[str]:
+    """The skipped assets as lines for people: each root cause once, its dependants together."""
+    roots = [r for r in skipped.values() if ": it depends on " not in r]
+    dependants = sorted(a for a, r in skipped.items() if ": it depends on " in r)
+    return roots + ([f"  also skipped, as they depend on it: {', '.join(dependants)}"] if dependants else [])
+
+
+def store_date_column(table: str) -> str:
+    from pipelines.warehouse import TABLES
+
+    return TABLES[table].date_column

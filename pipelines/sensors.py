@@ -29,7 +29,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.recompute import PER_SESSION_ASSETS, last_stored_session, recompute_plan
+from pipelines.recompute import PER_SESSION_ASSETS, last_stored_session, recompute_plan, skip_report, skipped_assets
 from pipelines.resources import WarehouseResource
 from pipelines.warehouse import warehouse_root
 
@@ -103,10 +103,15 @@ def land_files(context: dg.OpExecutionContext, config: LandedFiles, warehouse: W
     store.publish_views()
     plan = recompute_plan((d for ds in touched.values() for d in ds), last_stored_session(store))
     if not plan.empty:
+        assets = _downstream(set(touched))
+        skipped = skipped_assets(store, assets, plan.history[-1] if plan.history else None,
+                                 lambda name: _downstream({name}))
+        for line in skip_report(skipped):
+            context.log.warning(line)
         plans = path_of_plans()
         plans.mkdir(parents=True, exist_ok=True)
         content = json.dumps({
-            "tables": sorted(touched), "per_session": [d.isoformat() for d in plan.per_session],
+            "assets": sorted(assets - set(skipped)), "per_session": [d.isoformat() for d in plan.per_session],
             "history": [d.isoformat() for d in plan.history],
         })
         tmp = plans / f".{context.run_id}.tmp"
@@ -123,14 +128,20 @@ def ingest_landing_job() -> None:
     land_files()
 
 
+def _downstream(tables: set[str]) -> set[str]:
+    """Names of the assets downstream of ``tables`` (the code location's graph)."""
+    from pipelines.definitions import all_assets
+
+    selection = dg.AssetSelection.assets(*sorted(tables)).downstream(include_self=False)
+    return {k.to_user_string() for k in selection.resolve(all_assets)}
+
+
 def _recompute_requests(plan_file: Path) -> list[dg.RunRequest]:
     """Partition-range runs for one finished ingest run's plan (same policy as the CLI)."""
     from pipelines.calendar import contiguous_session_runs
-    from pipelines.definitions import all_assets
 
     plan = json.loads(plan_file.read_text())
-    downstream = dg.AssetSelection.assets(*plan["tables"]).downstream(include_self=False).resolve(all_assets)
-    names = {k.to_user_string() for k in downstream}
+    names = set(plan["assets"])
     daily = {"option_features", "chain_features", "market_features", "regimes"}
     per_session = sorted(names & PER_SESSION_ASSETS)
     history = sorted((names & daily) - PER_SESSION_ASSETS)

@@ -167,3 +167,19 @@ def test_the_landing_sensor_skips_what_is_not_a_regular_file(tmp_path, monkeypat
     (landing / "folder.csv").mkdir()
     tick = _tick(defs.resolve_sensor_def("landing_folder"), defs)
     assert not tick.run_requests
+
+
+def test_ingesting_a_chain_without_sp500_history_skips_what_needs_it_and_says_why(tmp_path, monkeypatch, capsys):
+    """Issue 11 item 14: the chain is stored and its per-session features computed; market
+    features (which need S&P 500 daily bars) and what depends on them are skipped with the
+    reason, and the command succeeds."""
+    from pipelines.cli import main
+
+    monkeypatch.setenv("VOLSIGNALS_WAREHOUSE", str(tmp_path / "wh"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dh"))
+    path = write(tmp_path / "spx_quotedata.csv.gz", cboe_text())
+    main(["ingest", "--quiet", str(path)])
+    out = capsys.readouterr().out
+    assert "skipped market_features: no spx_daily rows stored" in out and "regimes" in out
+    store = Warehouse(tmp_path / "wh")
+    assert store.read("option_features")["quote_date"].unique().to_list() == [SESSION]
