@@ -121,9 +121,18 @@ def materialize_range(
     if not sessions:
         raise SystemExit(f"no NYSE sessions between {start} and {end}")
     m = Materializer(progress)
+    skipped: dict[str, str] = {}
+    if not simulate:  # derived from stored rows only: what has no inputs is skipped, with the reason
+        from pipelines.recompute import skip_report, skipped_assets
+        from pipelines.warehouse import Warehouse
+
+        skipped = skipped_assets(Warehouse(), m.partitioned | m.unpartitioned, sessions[-1], m.downstream_of_one)
+        for line in skip_report(skipped):
+            print(line)
     m.whole({"events"})
-    m.sessions(m.partitioned if simulate else m.partitioned - RAW_ASSETS, sessions, batch_size, "materializing")
-    m.whole(m.unpartitioned - {"events"})
+    m.sessions((m.partitioned if simulate else m.partitioned - RAW_ASSETS) - set(skipped), sessions, batch_size,
+               "materializing")
+    m.whole(m.unpartitioned - {"events"} - set(skipped))
 
 
 def materialize_after_ingest(touched: dict[str, list[date]], progress: bool = True) -> None:

@@ -120,6 +120,7 @@ def store_rows(
         dates = [d for d in dates if d in kept]
     if dates:
         warehouse.write_partitions(table, good, kind, dates, mode=mode, validated=True, replace_within=replace_within)
+    warehouse.ensure_schema_file("quarantine")  # the table exists (empty) even when nothing was ever quarantined
     warehouse.write_quarantine(f"{table}__{source}", bad, list(dates if quarantine_dates is None else quarantine_dates))
     reasons = dict(bad.group_by("reason").len().iter_rows()) if bad.height else {}
     return StoreReport(table, frame.height + (0 if extra_quarantine is None else extra_quarantine.height),

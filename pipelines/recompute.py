@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+import polars as pl
+
 #: Assets whose value for a session depends only on that session's data.
 PER_SESSION_ASSETS = frozenset({"option_features", "chain_features"})
 
@@ -51,9 +53,15 @@ def last_stored_session(store) -> date | None:
     return dates[-1] if dates else None
 
 
-#: Assets that cannot be computed without stored rows of a raw table, and what to do about it.
-REQUIRES: dict[str, tuple[str, str]] = {
-    "market_features": ("spx_daily", "ingest an S&P 500 daily history (e.g. Yahoo ^GSPC bars) first"),
+_EOD_CHAIN = ("spx_options", "eod", "ingest an end-of-day option chain for the range first (an overnight or "
+              "intraday snapshot is not one), or run without --no-simulate")
+_SPX_DAILY = ("spx_daily", None, "ingest an S&P 500 daily history (e.g. Yahoo ^GSPC bars) first")
+#: Assets that cannot be computed without stored rows of a raw table: (table, snapshot kind
+#: required or None, what to do about it). The decisions and the backtest trade end-of-day chains.
+REQUIRES: dict[str, tuple[str, str | None, str]] = {
+    "market_features": _SPX_DAILY,
+    **{name: _EOD_CHAIN for name in ("condor_decisions", "condor_positions", "condor_trades", "hedge_layers",
+                                     "backtest_daily", "backtest_summary")},
 }
 
 
@@ -62,12 +70,17 @@ def skipped_assets(store, assets: set[str], last: date | None, downstream_of) ->
     no stored rows up to ``last``, and everything downstream of them (``downstream_of``:
     asset name -> names downstream of it)."""
     skipped: dict[str, str] = {}
-    for asset, (table, advice) in REQUIRES.items():
+    present: dict[tuple[str, str | None], bool] = {}
+    for asset, (table, kind, advice) in REQUIRES.items():
         if asset not in assets or asset in skipped:
             continue
-        if store.read(table, end=last, columns=[store_date_column(table)]).is_empty():
-            reason = f"skipped {asset}: no {table} rows stored up to {last}; {advice}"
-            skipped[asset] = reason
+        if (table, kind) not in present:
+            where = None if kind is None else pl.col("snapshot_kind") == kind
+            columns = [store_date_column(table)] + ([] if kind is None else ["snapshot_kind"])
+            present[(table, kind)] = not store.read(table, end=last, columns=columns, where=where).is_empty()
+        if not present[(table, kind)]:
+            what = f"{kind} {table}" if kind else table
+            skipped[asset] = f"skipped {asset}: no {what} rows stored up to {last}; {advice}"
             for name in downstream_of(asset) & assets:
                 skipped.setdefault(name, f"skipped {name}: it depends on {asset}")
     return skipped
@@ -75,7 +88,9 @@ def skipped_assets(store, assets: set[str], last: date | None, downstream_of) ->
 
 def skip_report(skipped: dict[str, str]) -> list[str]:
     """The skipped assets as lines for people: each root cause once, its dependants together."""
-    roots = [r for r in skipped.values() if ": it depends on " not in r]
+    roots = sorted(set(r.split(": ", 1)[1] for r in skipped.values() if ": it depends on " not in r))
+    roots = [f"skipped {', '.join(sorted(a for a, r in skipped.items() if r.endswith(cause)))}: {cause}"
+             for cause in roots]
     dependants = sorted(a for a, r in skipped.items() if ": it depends on " in r)
     return roots + ([f"  also skipped, as they depend on it: {', '.join(dependants)}"] if dependants else [])
 

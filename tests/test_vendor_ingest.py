@@ -183,3 +183,24 @@ def test_ingesting_a_chain_without_sp500_history_skips_what_needs_it_and_says_wh
     assert "skipped market_features: no spx_daily rows stored" in out and "regimes" in out
     store = Warehouse(tmp_path / "wh")
     assert store.read("option_features")["quote_date"].unique().to_list() == [SESSION]
+
+
+def test_a_run_from_stored_data_without_end_of_day_chains_skips_the_decisions_and_says_why(
+        tmp_path, monkeypatch, capsys):
+    """Issue 11 item 11: ``run --no-simulate`` over sessions with S&P 500 and VIX history but no
+    end-of-day option rows computes the market features and skips the decisions with the reason."""
+    from readers_samples import daily_text
+
+    from pipelines.cli import main
+
+    monkeypatch.setenv("VOLSIGNALS_WAREHOUSE", str(tmp_path / "wh"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dh"))
+    (tmp_path / "GSPC.csv").write_text(daily_text())
+    main(["ingest", "--quiet", "--no-materialize", str(tmp_path / "GSPC.csv")])
+    main(["run", "--no-simulate", "--quiet", "--start", "2023-05-22", "--end", "2023-05-24"])
+    out = capsys.readouterr().out
+    assert "no eod spx_options rows stored up to 2023-05-24" in out and "condor_decisions" in out
+    store = Warehouse(tmp_path / "wh")
+    assert store.read("market_features")["date"].to_list() == [date(2023, 5, 22), date(2023, 5, 23), date(2023, 5, 24)]
+    con = store.connect_readonly()
+    assert con.sql("SELECT count(*) FROM quarantine").fetchone() == (0,)  # item 13: the table exists, empty
