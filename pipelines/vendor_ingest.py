@@ -22,7 +22,7 @@ import polars as pl
 from pipelines.calendar import NY
 from pipelines.ingest import StoreReport, store_rows
 from pipelines.readers import Limits, ReadResult, VendorFileError, read_file
-from pipelines.readers.quality import HIGH_QUARANTINE_SHARE
+from pipelines.readers.quality import HIGH_QUARANTINE_SHARE, QUARANTINE_RECORD_MAX
 from pipelines.schemas import empty_frame, unique_keys
 from pipelines.warehouse import TABLES, Warehouse, precedence_group
 
@@ -40,9 +40,6 @@ REPLACE_MAX_QUARANTINE_SHARE = HIGH_QUARANTINE_SHARE
 #: A file with more of its rows quarantined than this is refused whole: its few clean rows
 #: are not evidence enough (nothing is stored; its quarantined rows are recorded).
 MAX_QUARANTINE_SHARE = 0.50
-#: At most this many quarantined rows of one file are recorded (the first, by line); a
-#: larger flood is counted in the report and the log.
-QUARANTINE_RECORD_MAX = 100_000
 #: How trustworthy a snapshot is as the session's chain: an end-of-day chain is never
 #: displaced by an intraday or overnight one.
 SNAPSHOT_RANK = {"eod": 2, "overnight": 1, "intraday": 1, "mixed": 0}
@@ -165,7 +162,7 @@ def replacement_problems(store: Warehouse, result: ReadResult) -> tuple[list[str
     """
     refusals: list[str] = []
     replaced: list[str] = []
-    q_share = result.quarantine.height / result.rows_read if result.rows_read else 0.0
+    q_share = (result.quarantine.height + sum(result.quarantine_overflow.values())) / result.rows_read if result.rows_read else 0.0
     for table, frame in result.tables.items():
         if frame.is_empty():
             continue
@@ -299,10 +296,12 @@ def _ingest(store: Warehouse, path: str | Path, options: IngestOptions, report: 
     report.quote_dates = result.quote_dates
     report.snapshot_kind = result.snapshot_kind
     report.flags = list(result.flags)
-    report.quarantine_total = result.quarantine.height
+    report.quarantine_total = result.quarantine.height + sum(result.quarantine_overflow.values())
     report.quarantined_by_reader = (
         dict(result.quarantine.group_by("reason").len().iter_rows()) if result.quarantine.height else {}
     )
+    for reason, n in result.quarantine_overflow.items():
+        report.quarantined_by_reader[reason] = report.quarantined_by_reader.get(reason, 0) + n
     if result.quarantine.height > QUARANTINE_RECORD_MAX:
         result = replace(result, quarantine=result.quarantine.sort("line", nulls_last=True).head(QUARANTINE_RECORD_MAX))
     q_share = report.quarantine_total / result.rows_read if result.rows_read else 1.0
@@ -325,7 +324,7 @@ def _ingest(store: Warehouse, path: str | Path, options: IngestOptions, report: 
             report.displaced = replaced + [f"(forced) {r[len('would replace '):]}" for r in refusals]
             report.stored = store_result(store, result)
             report.quarantine_total = sum(r.rows_quarantined for r in report.stored) + max(
-                0, report.quarantine_total - result.quarantine.height)
+                0, report.quarantine_total - result.quarantine.height)  # + rows counted beyond the cap
             report.quarantine_recorded = sum(r.rows_quarantined for r in report.stored)
     log_ingest(store, report)
 

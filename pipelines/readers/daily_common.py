@@ -43,15 +43,18 @@ def finish_table(
         plausible.append(validity.not_after(date_col, today))
     if plausible:
         reason = pl.coalesce(reason, q.chain(plausible))
-    good, bad = q.split_quarantine(frame, reason, table=table, source=src.tag, date_col=date_col)
+    good, bad, overflow = q.split_quarantine_capped(frame, reason, table=table, source=src.tag, date_col=date_col)
     good, dup = q.resolve_duplicates(good, key, prefer or [], table=table, source=src.tag,
                                      date_col=date_col, reason=dup_reason)
     out = conform_table(good.with_columns(pl.lit(src.tag).alias("source")), table)
     quarantine = conform_quarantine([bad, dup])
     rows_read = frame.height
     quality, more_flags = q.table_quality(out.height, rows_read)
+    if overflow:
+        more_flags.append(f"quarantine_capped: {sum(overflow.values()):,} more quarantined rows counted, not recorded "
+                          f"(first {q.QUARANTINE_RECORD_MAX:,} recorded)")
     return ReadResult(
         path=src.path, format=fmt, tables={table: out}, quarantine=quarantine, rows_read=rows_read,
         quote_dates=dates_of(out, date_col, quarantine), snapshot_kind=None,
-        quality=quality | (quality_extra or {}), flags=(flags or []) + more_flags,
+        quality=quality | (quality_extra or {}), flags=(flags or []) + more_flags, quarantine_overflow=overflow,
     )

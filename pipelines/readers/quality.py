@@ -157,11 +157,32 @@ def split_quarantine(
     ``raw_col`` is a struct column of the row's original string fields; it is JSON
     encoded for the quarantined rows only.
     """
+    good, bad, _ = split_quarantine_capped(frame, reason, table=table, source=source, date_col=date_col,
+                                           raw_col=raw_col, max_rows=None)
+    return good, bad
+
+
+#: At most this many quarantined rows of one file get their original text encoded and
+#: recorded; the rest are counted by reason (a flood of bad rows costs no JSON).
+QUARANTINE_RECORD_MAX = 100_000
+
+
+def split_quarantine_capped(
+    frame: pl.DataFrame, reason: pl.Expr, *, table: str, source: str, date_col: str | None,
+    raw_col: str = "_raw", max_rows: int | None = QUARANTINE_RECORD_MAX,
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
+    """:func:`split_quarantine` keeping the first ``max_rows`` quarantined rows (by position);
+    returns (good, quarantine, counts by reason of the rows beyond the cap)."""
     frame = frame.with_columns(reason.alias("_reason"))
     bad = frame.filter(pl.col("_reason").is_not_null())
     good = frame.filter(pl.col("_reason").is_null()) if bad.height else frame
     good = good.drop("_reason")
-    return good, quarantine_rows(bad, reason_col="_reason", table=table, source=source, date_col=date_col, raw_col=raw_col)
+    overflow: dict[str, int] = {}
+    if max_rows is not None and bad.height > max_rows:
+        overflow = dict(bad.slice(max_rows).group_by("_reason").len().iter_rows())
+        bad = bad.head(max_rows)
+    return good, quarantine_rows(bad, reason_col="_reason", table=table, source=source, date_col=date_col,
+                                 raw_col=raw_col), overflow
 
 
 def quarantine_rows(bad: pl.DataFrame, *, reason_col: str, table: str, source: str,

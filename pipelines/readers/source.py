@@ -59,6 +59,9 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+#: A file of which more than half the lines are blank, and at least this many, is a flood,
+#: not an export (real exports hold a handful of blank lines at most).
+BLANK_FLOOD_MIN = 10_000
 _FLAG = {"max_bytes": "--max-bytes", "max_lines": "--max-lines", "max_line_bytes": "--max-line-length"}
 
 
@@ -158,7 +161,14 @@ def _line_start(content, newline, idx: int) -> int | None:
 
 
 def _gunzip(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> bytes:
-    """Decompress a gzip stream, stopping as soon as it expands past ``limits.max_bytes``."""
+    """Decompress a gzip stream, stopping as soon as it expands past ``limits.max_bytes``.
+
+    When the stream declares more than the cap (its ISIZE trailer, modulo 4 GiB), it is
+    first decompressed without keeping the output, so a bomb is refused without holding
+    the cap in memory (and a corrupt trailer is told from a bomb); a lying trailer still
+    stops at the cap below."""
+    if len(data) >= 18 and int.from_bytes(data[-4:], "little") > limits.max_bytes:
+        _gunzip_size_check(name, data, limits)
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
             out = gz.read(limits.max_bytes + 1)  # reads in chunks: a bomb stops at the cap
@@ -167,6 +177,19 @@ def _gunzip(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> bytes:
     if len(out) > limits.max_bytes:
         raise limit_error(name, "decompressed size", limits, "max_bytes")
     return out
+
+
+def _gunzip_size_check(name: str, data: bytes, limits: Limits) -> None:
+    """Decompress ``data`` in 16 MiB chunks, discarding them: over the cap -> ``over_limit``."""
+    total, chunk = 0, 1 << 24
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
+            while block := gz.read(chunk):
+                total += len(block)
+                if total > limits.max_bytes:
+                    raise limit_error(name, "decompressed size", limits, "max_bytes")
+    except (OSError, EOFError, zlib.error) as exc:
+        raise VendorFileError(name, "broken_archive", detail=f"gzip: {exc}") from None
 
 
 def _unzip(name: str, data: bytes, depth: int = 0, limits: Limits = DEFAULT_LIMITS) -> tuple[str, bytes]:
@@ -188,6 +211,9 @@ def _unzip(name: str, data: bytes, depth: int = 0, limits: Limits = DEFAULT_LIMI
                     detail=f"read one member at a time; found {members}",
                 )
             info = data_infos[0]
+            if info.file_size > limits.max_bytes:  # declared size: an honest bomb stops here
+                raise limit_error(name, f"declared size of {info.filename} ({info.file_size:,} bytes)", limits,
+                                  "max_bytes")
             with zf.open(info) as member:  # the declared size may lie: read at most the cap
                 payload = member.read(limits.max_bytes + 1)
             if len(payload) > limits.max_bytes:
@@ -276,6 +302,13 @@ def check_lines(name: str, data: bytes, limits: Limits) -> None:
     n = data.count(b"\n")
     if n > limits.max_lines:
         raise limit_error(name, f"{n:,} lines", limits, "max_lines")
+    blank_pairs = data.count(b"\n\n")  # at least half the blank lines (non-overlapping pairs)
+    if blank_pairs > BLANK_FLOOD_MIN and 2 * blank_pairs > n // 2:
+        raise VendorFileError(
+            name, "blank_line_flood",
+            detail=f"at least {blank_pairs:,} of its {n:,} lines are blank; a vendor export is not; if the data is "
+                   f"genuine, delete the blank lines (sed -i '/^\\s*$/d' FILE) and ingest again",
+        )
     pos, cap = 0, limits.max_line_bytes
     while len(data) - pos > cap:
         nl = data.rfind(b"\n", pos, pos + cap + 1)
