@@ -30,6 +30,8 @@ _BARE_CR = re.compile(rb"\r(?!\n)")
 _DOC_MEMBER = re.compile(r"(description|readme|license)", re.IGNORECASE)
 _DATA_MEMBER = re.compile(r"\.(csv|txt|zip)$", re.IGNORECASE)
 _MAX_NESTING = 3
+#: Deflate expands one byte to at most ~1032 (RFC 1951's longest match per 258 bytes).
+_DEFLATE_MAX_RATIO = 1032
 #: Lines kept eagerly for format detection and header parsing.
 HEAD_LINES = 20
 
@@ -167,8 +169,11 @@ def _gunzip(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> bytes:
     first decompressed without keeping the output, so a bomb is refused without holding
     the cap in memory (and a corrupt trailer is told from a bomb); a lying trailer still
     stops at the cap below."""
-    if len(data) >= 18 and int.from_bytes(data[-4:], "little") > limits.max_bytes:
-        _gunzip_size_check(name, data, limits)
+    declared = int.from_bytes(data[-4:], "little") if len(data) >= 18 else 0
+    if declared > limits.max_bytes:
+        if declared <= _DEFLATE_MAX_RATIO * len(data):  # a size deflate can reach: believe it
+            raise limit_error(name, f"declared decompressed size ({declared:,} bytes)", limits, "max_bytes")
+        _gunzip_size_check(name, data, limits)  # a trailer deflate cannot honour: corrupt, or a lie
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
             out = gz.read(limits.max_bytes + 1)  # reads in chunks: a bomb stops at the cap
