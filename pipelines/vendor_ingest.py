@@ -310,6 +310,12 @@ def _ingest(store: Warehouse, path: str | Path, options: IngestOptions, report: 
         report.skipped = True
     elif good_rows == 0:
         report.quarantine_recorded = record_quarantine(store, result)
+    elif (dups := sum(report.quarantined_by_reader.get(r, 0) for r in _DUPLICATE_REASONS)) > (
+            MAX_DUPLICATE_SHARE * result.rows_read) and not options.force:
+        report.refused = (f"{dups:,} of the file's {result.rows_read:,} rows repeat a contract or date of the same "
+                          f"file: another export was probably appended to it; split it into one file per export, "
+                          f"or pass {FORCE_FLAG} to store the first of each")
+        report.quarantine_recorded = record_quarantine(store, result)
     elif q_share > MAX_QUARANTINE_SHARE and not options.force:
         report.refused = (f"{q_share:.0%} of the file's {result.rows_read:,} rows were quarantined (more than "
                           f"{MAX_QUARANTINE_SHARE:.0%}); fix the file, or pass {FORCE_FLAG} to store its "
@@ -339,7 +345,17 @@ ADVICE = {
     "not_a_session": "check the file's date line; the NYSE was closed that day",
     "several_quote_dates": "split the file into one export per session",
     "repeated_header": "the export was saved twice into one file; keep one copy",
+    "empty_file": "the file holds no data rows; download it again",
+    "missing_snapshot_time": "keep the export's 'Date: ...' line, which says when the quotes were taken",
+    "unparseable_snapshot_time": "the 'Date: ...' line must read like 'Date: May 23, 2023 at 7:39 PM EDT'",
+    "unknown_underlying": "only SPX, SPXW, XSP and SPY option chains are stored",
+    "ragged_row": "fix or delete that line",
+    "outside_calendar_range": "the shipped NYSE calendar covers 1990-2035",
 }
+#: More than this share of a file's rows repeating a contract (or date) of the same file means
+#: another export was appended to it: the extra rows would be stored under the file's date.
+MAX_DUPLICATE_SHARE = 0.05
+_DUPLICATE_REASONS = ("duplicate_contract", "duplicate_date", "duplicate_event")
 
 
 def _with_advice(message: str, reason: str) -> str:

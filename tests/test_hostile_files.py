@@ -208,6 +208,9 @@ CASES = [
     Case("revision_from_a_dirty_file", "VIX_History.csv",
          vix([("01/03/2023", "2.29"), ("01/04/2023", "x"), ("01/05/2023", "y"), ("01/06/2023", "21.13")]), 1,
          "would revise", reasons={"unparseable_value"}),
+    Case("other_days_rows_appended", "spx_quotedata_0524.csv",
+         (cboe_text(date_line=MAY24) + "\n".join(cboe_text(spot="4100.0").split("\n")[4:])).encode(), 1,
+         "another export was probably appended", reasons={"duplicate_contract"}),
     # ---- rows outside physical bounds: quarantined with the file's text, the rest stored
     Case("bid_1e12", "spx_quotedata_0524.csv.gz", chain_with(set_field({0}, (4, 5), "1000000000000")), 0, "stored",
          reasons={"price_above_bound"}, changes={"spx_options"}),
