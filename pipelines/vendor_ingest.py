@@ -24,7 +24,7 @@ from pipelines.ingest import StoreReport, store_rows
 from pipelines.readers import Limits, ReadResult, VendorFileError, read_file
 from pipelines.readers.quality import HIGH_QUARANTINE_SHARE, QUARANTINE_RECORD_MAX
 from pipelines.schemas import empty_frame, unique_keys
-from pipelines.warehouse import TABLES, Warehouse, precedence_group
+from pipelines.warehouse import TABLES, Warehouse, precedence_group, register_table
 
 #: Tables whose vendor rows for a session are replaced by a newer file as a whole, per
 #: precedence group: a day's option chain per underlying (an SPY chain leaves that day's
@@ -129,7 +129,7 @@ class FileReport:
         if self.quarantine_total > self.quarantine_recorded:
             lines.append(f"  {self.quarantine_total:,} rows quarantined; the first {self.quarantine_recorded:,} "
                          f"are recorded in the quarantine table")
-        lines += [f"  replaced {d}" for d in self.displaced]
+        lines += [f"  replaced {d} (kept in replaced_rows)" for d in self.displaced]
         lines += [f"  FLAG {f}" for f in self.flags]
         if self.refused:
             lines.append(f"  REFUSED — {self.refused}")
@@ -149,8 +149,9 @@ def _underlying(col: str = "root") -> pl.Expr:
     return precedence_group("spx_options") if col == "root" else pl.col(col)
 
 
-def replacement_problems(store: Warehouse, result: ReadResult) -> tuple[list[str], list[str]]:
-    """What the file would displace that it may not (refusals), and what it may (replacements).
+def replacement_problems(store: Warehouse, result: ReadResult) -> tuple[list[str], list[str], list[pl.DataFrame]]:
+    """What the file would displace that it may not (refusals), what it may (replacements),
+    and the stored rows it would displace (in the ``replaced_rows`` shape).
 
     The measure, per (session, underlying) option chain with stored vendor rows from
     another file: the new snapshot must rank at least as high (:data:`SNAPSHOT_RANK`:
@@ -162,6 +163,7 @@ def replacement_problems(store: Warehouse, result: ReadResult) -> tuple[list[str
     """
     refusals: list[str] = []
     replaced: list[str] = []
+    displaced: list[pl.DataFrame] = []
     q_share = (result.quarantine.height + sum(result.quarantine_overflow.values())) / result.rows_read if result.rows_read else 0.0
     for table, frame in result.tables.items():
         if frame.is_empty():
@@ -180,6 +182,9 @@ def replacement_problems(store: Warehouse, result: ReadResult) -> tuple[list[str
                 pl.len().alias("old_rows"), pl.col("snapshot_kind").first().alias("old_kind"),
                 pl.col("source").first().alias("old_source"))
             both = new.join(old, on=[col, "underlying"]).filter(pl.col("old_source") != tag).sort(col)
+            displaced.append(_replaced_rows(
+                table, stored.with_columns(group.alias("underlying")).join(
+                    both.select(col, "underlying"), on=[col, "underlying"], how="semi").drop("underlying"), tag))
             for row in both.iter_rows(named=True):  # one row per (session, underlying): a handful
                 what = (f"the {row['old_kind']} {row['underlying']} chain of {row[col]} "
                         f"({row['old_rows']:,} rows from {row['old_source']})")
@@ -202,6 +207,7 @@ def replacement_problems(store: Warehouse, result: ReadResult) -> tuple[list[str
         changed = joined.filter(pl.any_horizontal([pl.col(c).ne_missing(pl.col(f"{c}_old")) for c in value_cols]))
         if changed.is_empty():
             continue
+        displaced.append(_replaced_rows(table, stored.join(changed.select(keys), on=keys, how="semi"), tag))
         first = changed.sort(col).row(0, named=True)
         example = ", ".join(f"{c} {first[c + '_old']} -> {first[c]}" for c in value_cols
                             if first[c] != first[c + "_old"])
@@ -212,7 +218,23 @@ def replacement_problems(store: Warehouse, result: ReadResult) -> tuple[list[str
                             f"(at most {REPLACE_MAX_QUARANTINE_SHARE:.0%})")
         else:
             replaced.append(what)
-    return refusals, replaced
+    return refusals, replaced, displaced
+
+
+#: Stored vendor rows a later file replaced, kept whole (one row per displaced row, the row
+#: as JSON), so no replaced value is lost: ``SELECT * FROM replaced_rows``.
+register_table("replaced_rows", "replaced_at", "all")
+
+
+def _replaced_rows(table: str, rows: pl.DataFrame, by: str) -> pl.DataFrame:
+    col = TABLES[table].date_column
+    return rows.select(
+        pl.lit(table, pl.String).alias("table_name"),
+        pl.col(col).cast(pl.Date).alias("date"),
+        pl.col("source").alias("source"),
+        pl.lit(by, pl.String).alias("replaced_by"),
+        pl.struct(rows.columns).struct.json_encode().alias("row"),
+    )
 
 
 def store_result(store: Warehouse, result: ReadResult) -> list[StoreReport]:
@@ -322,13 +344,15 @@ def _ingest(store: Warehouse, path: str | Path, options: IngestOptions, report: 
                           f"{good_rows:,} clean rows anyway")
         report.quarantine_recorded = record_quarantine(store, result)
     else:
-        refusals, replaced = replacement_problems(store, result)
+        refusals, replaced, displaced = replacement_problems(store, result)
         if refusals and not options.force:
             report.refused = "; ".join(refusals) + f". Nothing was stored; pass {FORCE_FLAG} to replace anyway"
             report.quarantine_recorded = record_quarantine(store, result)
         else:
-            report.displaced = replaced + [f"(forced) {r[len('would replace '):]}" for r in refusals]
+            report.displaced = replaced + [f"(forced) {r.split(' ', 2)[2]}" for r in refusals]
             report.stored = store_result(store, result)
+            if displaced and (kept := pl.concat(displaced)).height:
+                store.append("replaced_rows", kept.with_columns(pl.lit(datetime.now(NY)).alias("replaced_at")))
             report.quarantine_total = sum(r.rows_quarantined for r in report.stored) + max(
                 0, report.quarantine_total - result.quarantine.height)  # + rows counted beyond the cap
             report.quarantine_recorded = sum(r.rows_quarantined for r in report.stored)

@@ -62,7 +62,10 @@ def test_a_corrected_file_replaces_that_session_whole(store, tmp_path):
     # a file with far fewer rows than the stored chain is refused unless forced
     refused = ingest_file(store, fixed)
     assert refused.outcome == "refused" and "--force" in refused.refused
+    before = chain(store)
     ingest_file(store, fixed, options=IngestOptions(force=True))
+    kept = store.read("replaced_rows")  # the displaced chain is kept, row by row
+    assert kept.height == before.height and kept["replaced_by"].str.contains("spx_quotedata_fixed").all()
     stored = chain(store)
     assert stored["underlying_price"].unique().to_list() == [4150.0]
     assert stored["expiration"].unique().to_list() == [date(2023, 5, 26)]
