@@ -330,6 +330,7 @@ def _ingest(store: Warehouse, path: str | Path, options: IngestOptions, report: 
     good_rows = sum(f.height for f in result.tables.values())
     if any(f.startswith("stale_snapshot") for f in result.flags) and not options.accept_flagged:
         report.skipped = True
+        report.quarantine_recorded = record_quarantine(store, result)
     elif good_rows == 0:
         report.quarantine_recorded = record_quarantine(store, result)
     elif (dups := sum(report.quarantined_by_reader.get(r, 0) for r in _DUPLICATE_REASONS)) > (
