@@ -1,12 +1,17 @@
 """Landing vendor files: read, validate, store as vendor rows, log, and report per file.
 
-Used by ``volsignals ingest`` and by the landing-folder sensor. A file is read whole
-before anything is stored, so a rejected file (:class:`VendorFileError`) changes
-nothing; a file flagged as a stale snapshot (mostly zero bids) is not stored unless
-the caller accepts flagged files explicitly. Option chains replace the vendor chain of
-their session and underlying atomically (a corrected file for a date replaces that
-date's chain of that underlying; the SPY chain of the day stays beside SPX's); other
-tables are upserted by key.
+Used by ``volsignals ingest`` and by the landing sensor's ingest run. A file is read whole
+(within :class:`~pipelines.readers.Limits`) before anything is stored, so a rejected file
+(:class:`VendorFileError`) changes nothing. A readable file is stored only when it may
+replace what it would displace (:func:`replacement_problems`: snapshot kind, row share and
+quarantine share, documented in ``warehouse/README.md``); otherwise it is refused with a
+message naming the stored data and the ``--force`` flag. A file with more than half its rows
+quarantined, or with repeated contracts (another export appended), is refused; a stale
+snapshot (mostly zero bids) is not stored unless the caller accepts flagged files. Option
+chains replace the vendor chain of their session and underlying atomically (the SPY chain
+of the day stays beside SPX's); other tables are upserted by key; displaced rows are kept
+in ``replaced_rows``. Every file's quarantined rows are recorded (up to the cap) and every
+file leaves one ``ingest_log`` row with the outcome the report prints.
 """
 
 from __future__ import annotations
