@@ -60,7 +60,7 @@ import polars as pl
 from scipy.special import ndtri
 
 from features.black76 import black76_greeks
-from features.condor import features_as_of
+from features.point_in_time import FEATURE_DATE, features_at_sessions
 from features.strategy_config import HedgeConfig, StrategyConfig
 
 __all__ = ["hedge_layers", "vx_vix_beta", "vix_call_strike", "LAYERS"]
@@ -73,14 +73,18 @@ def vx_vix_beta(features: pl.DataFrame, window: int, prior: float, floor: float,
     """Trailing OLS slope of daily changes of ``vx_cm30`` on daily changes of ``vix``.
 
     Returns ``feature_date, beta`` (one row per feature date); the slope at date d uses the
-    ``window`` changes ending at d only.  ``beta = cov(dVX, dVIX) / var(dVIX)``; ``prior``
+    ``window`` changes ending at d only, each date's values as they were known at that
+    date's own decision instant (:func:`features.point_in_time.features_at_sessions`: a
+    revision published after it is not used, for that date or any later one; a date whose
+    row was first published after its own session is left out).  ``beta = cov(dVX, dVIX) / var(dVIX)``; ``prior``
     where fewer than 20 changes are available or the inputs are missing.
     """
     if "vx_cm30" not in features.columns or "vix" not in features.columns:
         return features.select(pl.col("date").unique().alias("feature_date"), pl.lit(prior).alias("beta"))
+    cols = [c for c in ("date", "available_at", "vix", "vx_cm30") if c in features.columns]
+    known = features_at_sessions(features.select(cols), features["date"])
     f = (
-        features.sort("date")
-        .unique(subset="date", keep="last", maintain_order=True)
+        known.filter(pl.col(FEATURE_DATE) == pl.col("date"))
         .select("date", "vix", "vx_cm30")
         .with_columns(pl.col("vix").diff().alias("_x"), pl.col("vx_cm30").diff().alias("_y"))
     )
@@ -150,7 +154,7 @@ def hedge_layers(
     h: HedgeConfig = config.hedge
     rate = config.backtest.cash_rate
     days = condor_book_daily.select("date", pl.col("net_vega").fill_null(0.0).alias("book_vega")).sort("date")
-    feats = features_as_of(days.select("date"), features_asof)
+    feats = features_at_sessions(features_asof, days.select("date"))
     for c, dt in (("vix", pl.Float64), ("vix3m", pl.Float64), ("vvix", pl.Float64), ("in_event_window", pl.Boolean),
                   ("vol_regime", pl.String), ("term_regime", pl.String)):
         if c not in feats.columns:

@@ -122,18 +122,22 @@ def _rerun_decisions(root) -> pl.DataFrame:
 
 
 def _revise_regime(store: Warehouse, day: date, available_at: datetime) -> None:
-    """Store a later revision of one session's regime: stressed, known only at ``available_at``."""
+    """Store a revision of one session's regime: stressed, known only at ``available_at``
+    (a revision at the instant of an existing row replaces that row)."""
     regimes = store.read("regimes", day, day)
+    at = pl.lit(available_at).dt.convert_time_zone("America/New_York")
     revision = regimes.tail(1).with_columns(
         vol_regime=pl.lit("stressed"),
         regime=pl.lit("stressed/backwardation"),
-        available_at=pl.lit(available_at).dt.convert_time_zone("America/New_York"),
+        available_at=at,
     )
-    store.write_partitions("regimes", pl.concat([regimes, revision], how="diagonal_relaxed"), "derived", [day])
+    kept = regimes.filter(pl.col("available_at") != at)
+    store.write_partitions("regimes", pl.concat([kept, revision], how="diagonal_relaxed"), "derived", [day])
 
 
 def test_decisions_read_features_only_as_known_at_their_session(materialized, tmp_path):
-    """A feature revised after the session cannot change that session's decision (Feast #6615)."""
+    """A feature revised after the decision instant (16:15 on the session) cannot change that
+    session's decision (Feast #6615), even when it is published the same evening."""
     import shutil
 
     copy = tmp_path / "warehouse"
@@ -143,14 +147,15 @@ def test_decisions_read_features_only_as_known_at_their_session(materialized, tm
     entered = decisions.filter(pl.col("action") == "enter")["date"]
     assert entered.len() > 0, "the simulated quarter produced no entry to test with"
     day = entered[0]
-    _revise_regime(store, day, datetime(day.year, day.month, day.day, 16, 15, tzinfo=NY) + timedelta(days=7))
-    after_late_revision = _rerun_decisions(copy).filter(pl.col("date") == day)
-    assert after_late_revision["action"].to_list() == ["enter"]
-    # the same revision published on the session itself, after the 16:15 row it revises, does
-    # change the decision: the store is really consulted, revision by revision
-    _revise_regime(store, day, datetime(day.year, day.month, day.day, 16, 30, tzinfo=NY))
-    after_early_revision = _rerun_decisions(copy).filter(pl.col("date") == day)
-    assert after_early_revision["action"].to_list() == ["skip"]
+    close = datetime(day.year, day.month, day.day, 16, 15, tzinfo=NY)
+    _revise_regime(store, day, close + timedelta(days=7))
+    assert _rerun_decisions(copy).filter(pl.col("date") == day)["action"].to_list() == ["enter"]
+    # published the same evening, 15 minutes after the decision instant: still not seen
+    _revise_regime(store, day, close + timedelta(minutes=15))
+    assert _rerun_decisions(copy).filter(pl.col("date") == day)["action"].to_list() == ["enter"]
+    # the same revision known at the decision instant does change it: the store is consulted
+    _revise_regime(store, day, close)
+    assert _rerun_decisions(copy).filter(pl.col("date") == day)["action"].to_list() == ["skip"]
 
 
 def test_the_decisions_schedule_runs_after_the_daily_job_on_sessions_only():
