@@ -45,7 +45,7 @@ from features.strategy_config import BacktestConfig, StrategyConfig
 from features.vix_hedge import LAYERS, hedge_layers
 
 __all__ = [
-    "BacktestResult", "run_backtest", "hedge_pnl", "equity_with_interest", "performance_summary", "xirr",
+    "option_dte_bound", "BacktestResult", "run_backtest", "hedge_pnl", "equity_with_interest", "performance_summary", "xirr",
     "STRATEGIES",
 ]
 
@@ -70,6 +70,18 @@ class BacktestResult:
     decisions: pl.DataFrame
     hedges: pl.DataFrame
     positions: pl.DataFrame
+
+
+#: Calendar days from a CNDR roll (a monthly SPX expiration) to the next monthly expiration:
+#: third Fridays are 28 or 35 days apart, 36 when a holiday moves the first to a Thursday.
+CNDR_MAX_DTE = 36.0
+
+
+def option_dte_bound(config: StrategyConfig) -> float:
+    """Largest days-to-expiry of any contract the strategies can trade or mark: condor entries
+    (``condor.max_dte``) and CNDR rolls (:data:`CNDR_MAX_DTE`); positions only age from there.
+    Readers may drop longer-dated rows without changing any result."""
+    return max(float(config.condor.max_dte), CNDR_MAX_DTE)
 
 
 def xirr(dates: list[date] | np.ndarray, amounts: list[float] | np.ndarray) -> float:

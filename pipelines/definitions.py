@@ -13,7 +13,6 @@ DuckDB views in ``warehouse/volsignals.duckdb`` (see ``pipelines/warehouse.py`` 
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 
@@ -71,7 +70,7 @@ defs = dg.Definitions(
         "warehouse": WarehouseResource(),
         # Rule parameters: defaults in features/strategy_config.py; override per environment
         # with VOLSIGNALS_STRATEGY='{"target_dte": 28, ...}' or in the UI's launchpad.
-        "strategy": StrategyResource(**json.loads(os.environ.get("VOLSIGNALS_STRATEGY", "{}"))),
+        "strategy": StrategyResource.from_json(os.environ.get("VOLSIGNALS_STRATEGY")),
         # The seed and chain size can be set per environment (tests use "small").
         "simulator": MarketSimulatorResource(
             seed=int(os.environ.get("VOLSIGNALS_SEED", "7")),

@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
-from features.backtest import run_backtest  # noqa: E402
+from features.backtest import option_dte_bound, run_backtest  # noqa: E402
 from features.term_structure import listed_vx_expirations, model_vx_futures  # noqa: E402
 from pipelines.assets.common import KINDS  # noqa: E402
 from pipelines.checks import contract_check, contract_check_result  # noqa: E402
@@ -27,8 +27,6 @@ from pipelines.resources import StrategyResource, WarehouseResource  # noqa: E40
 
 GROUP = "decisions"
 OWNERS = ["team:trading"]
-#: Contracts the strategies can touch: entries are 30–60 DTE, CNDR rolls ~1 month out.
-MAX_DTE_READ = 75.0
 OPTION_COLUMNS = [
     "quote_date", "root", "expiration", "settlement", "strike", "option_type", "bid", "ask", "mid",
     "underlying_price", "forward", "discount_factor", "years_to_expiry", "days_to_expiry", "iv",
@@ -130,7 +128,7 @@ def strategy_backtest(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     options = store.read(
         "option_features",
         columns=OPTION_COLUMNS,
-        where=(pl.col("days_to_expiry") <= MAX_DTE_READ) & (pl.col("snapshot_kind") == "eod"),
+        where=(pl.col("days_to_expiry") <= option_dte_bound(config)) & (pl.col("snapshot_kind") == "eod"),
     )
     result = run_backtest(
         options,
