@@ -20,6 +20,9 @@ same end-of-day quotes the decision saw.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
+
 import numpy as np
 import polars as pl
 from scipy.special import ndtr
@@ -206,6 +209,7 @@ def condor_decisions(
     features_asof: pl.DataFrame,
     config: CondorConfig | StrategyConfig,
     equity: float | None = None,
+    entered_before: Sequence[date] = (),
 ) -> pl.DataFrame:
     """Enter-or-skip decision for a short iron condor on every quote date.
 
@@ -249,6 +253,9 @@ def condor_decisions(
     config : CondorConfig or StrategyConfig
     equity : float, optional
         Sizing equity in dollars; defaults to ``config.equity``.
+    entered_before : sequence of date
+        Entries made before the first quote date (a run continued from stored state): a
+        week or month that already holds one takes no further entry.
 
     Returns
     -------
@@ -354,8 +361,10 @@ def condor_decisions(
     else:
         raise ValueError(f"unknown entry_frequency {cfg.entry_frequency!r}")
     d = d.with_columns(eligible.alias("_elig"), period.alias("_period"))
+    before = pl.DataFrame({"date": pl.Series(list(entered_before), dtype=pl.Date)}).select(period.alias("_p"))
     d = d.with_columns(
-        (pl.col("_elig").cast(pl.Int64).cum_sum().over("_period", order_by="date")).alias("_nth")
+        (pl.col("_elig").cast(pl.Int64).cum_sum().over("_period", order_by="date")
+         + pl.col("_period").is_in(before["_p"].implode()).cast(pl.Int64)).alias("_nth")
     ).with_columns(
         (pl.col("_elig") & (pl.col("_nth") == 1)).alias("_enter"),
     )

@@ -36,7 +36,7 @@ from features.black76 import black76_price
 from features.condor import eod_quotes
 from features.strategy_config import FillConfig, ManagementConfig, StrategyConfig
 
-__all__ = ["buy_price", "sell_price", "manage_positions", "condor_legs"]
+__all__ = ["buy_price", "sell_price", "manage_positions", "condor_legs", "position_id"]
 
 _LEG_SPECS = (  # leg prefix, option type, sign (+1 long / -1 short)
     ("sp", "P", -1),
@@ -47,6 +47,16 @@ _LEG_SPECS = (  # leg prefix, option type, sign (+1 long / -1 short)
 
 
 LEG_STRIKES = ("lp_strike", "sp_strike", "sc_strike", "lc_strike")
+
+
+def position_id(entry_date: pl.Expr) -> pl.Expr:
+    """Id of the position entered on ``entry_date``: ``yyyymmdd x 10`` (at most one entry a
+    session); the position a breach roll opens is its parent's id + 1.
+
+    Derived from the entry alone, so the same position has the same id in a full-history
+    run, in a run over a later window and in a run continued from stored state.
+    """
+    return (entry_date.dt.strftime("%Y%m%d").cast(pl.Int64) * 10).alias("position_id")
 
 
 def _tick(price: pl.Expr) -> pl.Expr:
@@ -503,7 +513,7 @@ def manage_positions(
     option_features = eod_quotes(option_features)
     if "action" in entries.columns:
         entries = entries.filter(pl.col("action") == "enter")
-    entries = entries.sort("date").with_row_index("position_id").with_columns(pl.col("position_id").cast(pl.Int64))
+    entries = entries.sort("date").with_columns(position_id(pl.col("date")))
     legs = condor_legs(entries).with_columns(pl.lit(True).alias("traded"))
     info = entries.select("position_id", "breakeven_put", "breakeven_call")
     daily, trades, rolls = _generation(legs, info, option_features, spx_settlement, config, mcfg.breach_action == "roll")
@@ -511,7 +521,7 @@ def manage_positions(
     if rolls.height:
         # second generation: the untested vertical carried at mid plus the new tested vertical
         new_id = rolls.select(
-            "position_id", (pl.col("position_id").rank("ordinal").cast(pl.Int64) + entries.height - 1).alias("new_id"),
+            "position_id", (pl.col("position_id") + 1).alias("new_id"),
             "exit_date", "tested", "new_short", "new_long",
         )
         kept = legs.join(new_id, on="position_id").filter(pl.col("option_type") != pl.col("tested"))
