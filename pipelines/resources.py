@@ -104,7 +104,10 @@ class StrategyResource(dg.ConfigurableResource):
     cndr: SECTION_CONFIGS["cndr"] = SECTION_CONFIGS["cndr"]()  # type: ignore[valid-type]
 
     def __init__(self, **values: Any) -> None:
-        nested = StrategyConfig.from_dict(values).to_dict()  # validates; flat keys -> sections
+        # Dagster re-creates the resource from section objects; a user passes dicts or flat keys
+        plain = {k: ({f: getattr(v, f) for f in type(v).model_fields} if isinstance(v, dg.Config) else v)
+                 for k, v in values.items()}
+        nested = StrategyConfig.from_dict(plain).to_dict()  # validates; flat keys -> sections
         super().__init__(**nested)
 
     @classmethod

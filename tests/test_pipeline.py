@@ -116,6 +116,8 @@ def _rerun_decisions(root) -> pl.DataFrame:
         all_assets,
         selection=dg.AssetSelection.assets("condor_decisions").required_multi_asset_neighbors(),
         resources={**defs.resources, "warehouse": WarehouseResource(root=str(root)), "strategy": strategy},
+        # recompute every session from the store (a run otherwise continues the stored results)
+        run_config={"ops": {"strategy_backtest": {"config": {"rebuild": True}}}},
     )
     assert result.success
     return Warehouse(root).read("condor_decisions")
@@ -167,3 +169,53 @@ def test_the_decisions_schedule_runs_after_the_daily_job_on_sessions_only():
         assert len(schedule.evaluate_tick(ctx).run_requests) == 1
     with dg.build_schedule_context(scheduled_execution_time=datetime(2024, 7, 4, 19, 0, tzinfo=NY), repository_def=repo) as ctx:
         assert not schedule.evaluate_tick(ctx).run_requests
+
+
+def _backtest_tables(root) -> dict[str, pl.DataFrame]:
+    store = Warehouse(root)
+    keys = {"condor_decisions": ["date"], "condor_positions": ["date", "position_id"], "condor_trades": ["strategy", "position_id"],
+            "hedge_layers": ["date", "layer"], "backtest_daily": ["strategy", "date"], "backtest_summary": ["strategy"]}
+    return {t: store.read(t).sort(k) for t, k in keys.items()}
+
+
+def _run_backtest_step(root, rebuild: bool = False) -> None:
+    from pipelines.definitions import all_assets, defs
+    from pipelines.resources import StrategyResource, WarehouseResource
+
+    result = dg.materialize(
+        all_assets,
+        selection=dg.AssetSelection.assets("condor_decisions").required_multi_asset_neighbors(),
+        resources={**defs.resources, "warehouse": WarehouseResource(root=str(root)),
+                   "strategy": StrategyResource(wing_width=100.0, min_vrp_vol=-100.0)},
+        run_config={"ops": {"strategy_backtest": {"config": {"rebuild": rebuild}}}},
+    )
+    assert result.success
+
+
+def test_a_backtest_continued_session_by_session_equals_a_full_rebuild(materialized, tmp_path):
+    """The scheduled run computes only the sessions it has not seen, from the state stored by
+    the previous run; the result equals recomputing the whole history."""
+    import shutil
+
+    copy = tmp_path / "warehouse"
+    shutil.copytree(materialized.root, copy)
+    _run_backtest_step(copy, rebuild=True)
+    rebuilt = _backtest_tables(copy)
+    # the history as the daily schedule would have seen it: first up to a cut, then two more sessions
+    sessions = sessions_between(START, END)
+    parts = copy / "data" / "option_features"
+    hidden = tmp_path / "later"
+    hidden.mkdir()
+    for d in sessions[-5:]:
+        shutil.move(str(parts / f"date={d.isoformat()}"), str(hidden))
+    _run_backtest_step(copy, rebuild=True)
+    for d in sessions[-5:]:
+        shutil.move(str(hidden / f"date={d.isoformat()}"), str(parts))
+        _run_backtest_step(copy)
+    continued = _backtest_tables(copy)
+    for table, frame in rebuilt.items():
+        assert frame.equals(continued[table]), table
+    # nothing new: a run leaves every stored file as it was
+    before = sorted(p.name for p in (copy / "data").rglob("*.parquet"))
+    _run_backtest_step(copy)
+    assert sorted(p.name for p in (copy / "data").rglob("*.parquet")) == before
