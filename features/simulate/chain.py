@@ -38,7 +38,7 @@ from datetime import date, timedelta
 import numpy as np
 from scipy.special import ndtr
 
-from features.simulate import calendar as cal
+from features import calendar as cal
 from features.simulate.dynamics import CLOSE_MINUTE, MINUTES_PER_DAY, MINUTES_PER_YEAR, NOW_MINUTE, OPEN_MINUTE
 
 #: Mixture shape: crash weight p, crash mean shift a (in total standard deviations), vol ratio k.
@@ -320,11 +320,6 @@ def strike_grids(forwards: np.ndarray, total_sds: np.ndarray, layout: ChainLayou
     expiry, strikes = expiry[keep], np.round(strikes[keep], 6)
     order = np.lexsort((strikes, expiry))
     return expiry[order], strikes[order]
-
-
-def strike_grid(forward: float, total_sd: float, layout: ChainLayout) -> np.ndarray:
-    """Strikes of one expiry (see :func:`strike_grids`)."""
-    return strike_grids(np.array([forward]), np.array([total_sd]), layout)[1]
 
 
 def _floor_tick(x: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ from features.point_in_time import (
     rows_known_at_sessions,
 )
 from features.regimes import market_regimes
-from features.synthetic_market import simulate_market
+from synthetic_market import simulate_market
 
 SQL = Path(__file__).resolve().parents[2] / "warehouse" / "point_in_time.sql"
 NY = ZoneInfo("America/New_York")

@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 
 from features.simulate import DailyMarket, SimulationConfig, simulate_chain, simulate_daily
 from features.events import nth_weekday
-from features.simulate import calendar as cal
+from features import calendar as cal
 from features.simulate.dynamics import DEFAULT_PARAMS, EventSchedule, risk_neutral_variance
 from pipelines.schemas import BREADTH_DAILY, SPX_DAILY, SPX_OPTIONS, VIX_TERM_STRUCTURE, VX_FUTURES
 
@@ -224,10 +224,7 @@ def test_business_day_rule_matches_nyse_calendar_except_unscheduled_closures():
     xnys = xc.get_calendar("XNYS", start="2000-01-01", end="2026-12-31")
     official = {d.date() for d in xnys.sessions_in_range("2000-01-03", "2026-12-31")}
     ours = set(cal.business_days(date(2000, 1, 3), date(2026, 12, 31)))
-    unscheduled = {
-        date(2001, 9, 11), date(2001, 9, 12), date(2001, 9, 13), date(2001, 9, 14), date(2004, 6, 11),
-        date(2007, 1, 2), date(2012, 10, 29), date(2012, 10, 30), date(2018, 12, 5), date(2025, 1, 9),
-    }
+    unscheduled = {date.fromisoformat(d) for d in cal.UNSCHEDULED_CLOSURES}
     assert ours - official == unscheduled
     assert official - ours == set()
 
