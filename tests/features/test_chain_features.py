@@ -140,8 +140,9 @@ def test_extrinsic_buckets_sum_time_value_of_quoted_contracts(flat):
     chain, out = flat
     q = chain.filter(pl.col("bid") > 0)
     mid = ((q["bid"] + q["ask"]) / 2).to_numpy()
-    k = q["strike"].to_numpy()
-    intrinsic = np.where(q["option_type"].to_numpy() == "C", np.maximum(SPOT - k, 0), np.maximum(k - SPOT, 0))
+    k, f, d = q["strike"].to_numpy(), q["model_forward"].to_numpy(), q["model_discount"].to_numpy()
+    # intrinsic against the discounted forward (the chain's true forward and discount factor)
+    intrinsic = d * np.where(q["option_type"].to_numpy() == "C", np.maximum(f - k, 0), np.maximum(k - f, 0))
     dte = np.array([(e - QD).days for e in q["expiration"].to_list()])
     ext = mid - intrinsic
     for col, sel in [("extrinsic_0_7d", dte <= 7), ("extrinsic_8_30d", (dte > 7) & (dte <= 30)),
