@@ -249,7 +249,7 @@ def run_incremental(store, config, rebuild: bool = False, log=None) -> dict[str,
             group_name=GROUP,
             owners=OWNERS,
             kinds=KINDS,
-            deps=["option_features", "market_features", "regimes", "spx_daily", "vx_futures"],
+            deps=["option_features", "market_features", "regimes", "spx_daily", "vx_futures", "vix_term_structure"],
             automation_condition=dg.AutomationCondition.eager(),
             description=desc,
         )
