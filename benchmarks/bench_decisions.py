@@ -76,9 +76,11 @@ def _child(code: str, root: str) -> tuple[float, float, float]:
     CPU time is reported beside wall time because the machine may be shared."""
     env = {**os.environ, "VOLSIGNALS_WAREHOUSE": root, "DAGSTER_HOME": os.path.join(root, ".dagster_home")}
     os.makedirs(env["DAGSTER_HOME"], exist_ok=True)
+    # VmHWM is the child's own peak: ru_maxrss would carry the parent's peak across fork/exec
     probe = code + (
         "\nimport resource; r = resource.getrusage(resource.RUSAGE_SELF)"
-        "\nprint('PEAK_KB', r.ru_maxrss); print('CPU_S', r.ru_utime + r.ru_stime)\n"
+        "\nhwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM'))"
+        "\nprint('PEAK_KB', hwm.split()[1]); print('CPU_S', r.ru_utime + r.ru_stime)\n"
     )
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False)
@@ -94,7 +96,7 @@ from pipelines.assets.decisions import run_incremental
 from pipelines.resources import StrategyResource
 from pipelines.warehouse import Warehouse
 frames = run_incremental(Warehouse(), StrategyResource().to_strategy_config(), rebuild=True)
-print('ROWS', frames['backtest_daily'].height)
+print('ROWS', 0 if frames is None else frames['backtest_daily'].height)
 """
 
 ONE_SESSION = """
@@ -110,7 +112,7 @@ def main() -> None:
     parser.add_argument("--years", type=int, default=5)
     parser.add_argument("--end-year", type=int, default=2025)
     parser.add_argument("--size", default="default", choices=["default", "small"])
-    parser.add_argument("--keep", help="build the warehouse here and keep it")
+    parser.add_argument("--keep", help="build the warehouse here and keep it (reused when it exists)")
     args = parser.parse_args()
     config = SimulationConfig(seed=7, chain_size=args.size)
     sessions = sessions_between(date(args.end_year - args.years + 1, 1, 1), date(args.end_year, 12, 31))
@@ -118,14 +120,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or tmp
         t0 = time.perf_counter()
-        rows = build(root, history, config)
+        reuse = args.keep and os.path.isdir(os.path.join(args.keep, "data", "option_features"))
+        rows = (pl.scan_parquet(Warehouse(root).files("option_features")).select(pl.len()).collect().item() if reuse
+                else build(root, history, config))
         t_build = time.perf_counter() - t0
         build_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
         wall, cpu, peak = _child(REBUILD, root)
         one_wall, one_cpu, one_peak = _child(ONE_SESSION.format(day=last.isoformat()), root)
+        continue_wall, continue_cpu, continue_peak = _child(REBUILD.replace("rebuild=True", "rebuild=False"), root)
     print(f"history             {len(history)} sessions ({history[0]} .. {history[-1]}), {rows:,} option rows")
     print(f"build               {t_build:.0f} s, peak RSS {build_peak:.2f} GB (simulate + features, batch by batch)")
     print(f"backtest rebuild    {wall:.1f} s wall ({cpu:.1f} s CPU), peak RSS {peak:.2f} GB ({rows / wall:,.0f} option rows/s)")
+    print(f"up-to-date step     {continue_wall:.1f} s wall ({continue_cpu:.1f} s CPU), peak RSS {continue_peak:.2f} GB "
+          "(the backtest step again with nothing new: the fixed cost of a daily step)")
     print(f"one-session run     {one_wall:.1f} s wall ({one_cpu:.1f} s CPU), peak RSS {one_peak:.2f} GB "
           f"(every asset for {last}, through Dagster)")
 

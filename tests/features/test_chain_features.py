@@ -147,7 +147,9 @@ def test_extrinsic_buckets_sum_time_value_of_quoted_contracts(flat):
     ext = mid - intrinsic
     for col, sel in [("extrinsic_0_7d", dte <= 7), ("extrinsic_8_30d", (dte > 7) & (dte <= 30)),
                      ("extrinsic_31_90d", (dte > 30) & (dte <= 90)), ("extrinsic_91d_plus", dte > 90)]:
-        assert out[col][0] == pytest.approx(ext[sel].sum(), rel=1e-12)
+        # rel 1e-9: the pipeline discounts with the parity-implied forward, the reference
+        # with the chain's true one (they agree to ~1e-11)
+        assert out[col][0] == pytest.approx(ext[sel].sum(), rel=1e-9)
 
 
 def test_vix_columns_match_the_flat_vol(flat):
@@ -163,4 +165,5 @@ def test_rows_of_other_roots_are_ignored(flat):
     mixed = pl.concat([chain.drop(MODEL_COLS), spy])
     again = chain_features(option_features(mixed), mixed)
     meta = ["quote_date", "available_at", "snapshot_kind"]
-    assert again.drop(meta).row(0) == pytest.approx(out.drop(meta).row(0), abs=1e-12)
+    # rel: the extrinsic sums (~1400 points) are added in another order when other rows are present
+    assert again.drop(meta).row(0) == pytest.approx(out.drop(meta).row(0), rel=1e-12, abs=1e-12)
