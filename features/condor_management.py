@@ -137,6 +137,9 @@ def _model_marks(g: pl.DataFrame, option_features: pl.DataFrame) -> pl.DataFrame
     if miss.height == 0:
         return g
     keys = ["date", "root", "expiration", "option_type"]
+    # only the expiries of the unquoted legs matter: restrict the chain to them first
+    need = miss.select(pl.col("date").alias("quote_date"), "root", "expiration").unique()
+    option_features = option_features.join(need, on=["quote_date", "root", "expiration"], how="semi")
     smile = (
         option_features.filter(pl.col("iv").is_not_null() & pl.col("iv").is_finite() & pl.col("mid").is_not_null())
         .select(pl.col("quote_date").alias("date"), "root", "expiration", "option_type", "strike", "iv")
@@ -239,14 +242,16 @@ def _generation(
     # An implied vol that no price fits is NaN (never 0); its greeks are NaN too. Treat them
     # as missing so the model mark and the carried-forward greeks apply, instead of letting
     # one NaN leg turn the book's vega (and the hedge sized on it) into NaN.
-    quotes = option_features.select(
+    # the rows of the held expiries only (a few of the chain's ~60)
+    held = option_features.join(legs.select("root", "expiration").unique(), on=["root", "expiration"], how="semi")
+    quotes = held.select(
         pl.col("quote_date").alias("date"), "root", "expiration", "strike", "option_type",
         "bid", "ask", "mid", *[pl.col(c).fill_nan(None) for c in ("iv", "delta", "gamma", "vega", "theta")],
     )
     ffill_cols = ["bid", "ask", "mid", "iv", "delta", "gamma", "vega", "theta"]
     settle = spx_settlement.select("date", "open", "close")
     g = grid.join(quotes, on=["date", "root", "expiration", "strike", "option_type"], how="left")
-    g = _model_marks(g, option_features)
+    g = _model_marks(g, held)
     g = (
         g.sort(["position_id", "leg", "date"])
         .with_columns([pl.col(c).forward_fill().over(["position_id", "leg"]) for c in ffill_cols])
