@@ -12,11 +12,12 @@ tested is what users run. Three choices, each measured (``benchmarks/bench_run.p
   WAL mode, where NORMAL syncs at checkpoints instead of at every commit. A crash of the
   process loses nothing; a power cut can lose the last events (the run history, never the
   warehouse data, which is written by the pipeline itself).
-* **Retention.** Dagster's ``retention`` setting covers schedule/sensor ticks only, so
-  :func:`prune_runs` deletes finished runs (with their event logs and compute logs) beyond
-  the newest :data:`KEEP_RUNS`, keeping the newest run of every job and every asset's
-  latest materialization history that later runs did not replace. ``volsignals run``
-  prunes after each command; ``VOLSIGNALS_KEEP_RUNS`` overrides the count.
+* **Retention.** Dagster's ``retention`` setting covers schedule/sensor ticks only (kept
+  1 day when skipped, 7 days otherwise), so :func:`prune_runs` deletes finished runs (with
+  their event logs and compute logs) beyond the newest :data:`KEEP_RUNS`, except runs that
+  still hold the newest materialization of some asset partition (deleting those would
+  make the UI show the partition as never materialized). ``volsignals run`` and
+  ``volsignals ingest`` prune after materializing; ``VOLSIGNALS_KEEP_RUNS`` sets the count.
 * **Killed runs are marked failed.** Dagster's run monitoring checks the worker's health
   only for launchers that support it (the default launcher does not), and an in-process
   run of a killed ``volsignals run`` stays STARTED forever. :func:`fail_orphaned_runs`
@@ -27,9 +28,11 @@ tested is what users run. Three choices, each measured (``benchmarks/bench_run.p
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import sqlite3
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,10 +76,18 @@ class FastSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data=None) -> None:
         self._held: OrderedDict[str, tuple[Engine, sqlite3.Connection]] = OrderedDict()
         super().__init__(base_dir, inst_data=inst_data)
+        # Close the held connections at exit, so the last one checkpoints the WAL into the file.
+        atexit.register(_release_held, weakref.ref(self))
 
     @classmethod
     def from_config_value(cls, inst_data, config_value) -> FastSqliteEventLogStorage:
         return cls(inst_data=inst_data, **config_value)
+
+    def release_held(self) -> None:
+        """Close the held connections (the last close folds each WAL into its database)."""
+        with self._db_lock:
+            while self._held:
+                self._close(self._held.popitem()[1])
 
     def _engine(self, shard: str) -> Engine:
         """The shard's engine, and one idle connection to it kept open (so the WAL persists).
@@ -117,15 +128,11 @@ class FastSqliteEventLogStorage(SqliteEventLogStorage):
                     yield conn
 
     def wipe(self) -> None:
-        with self._db_lock:
-            while self._held:
-                self._close(self._held.popitem()[1])
+        self.release_held()
         super().wipe()
 
     def dispose(self) -> None:
-        with self._db_lock:
-            while self._held:
-                self._close(self._held.popitem()[1])
+        self.release_held()
         super().dispose()
 
     def delete_events(self, run_id: str) -> None:
@@ -143,6 +150,12 @@ class FastSqliteEventLogStorage(SqliteEventLogStorage):
         """Give the space of deleted events back to the file system (index shard)."""
         with self._db_lock, sqlite3.connect(self.path_for_shard(INDEX_SHARD_NAME)) as con:
             con.execute("VACUUM")
+
+
+def _release_held(ref: weakref.ref) -> None:
+    storage = ref()
+    if storage is not None:
+        storage.release_held()
 
 
 def instance_yaml(home: Path) -> str:
@@ -199,13 +212,41 @@ def home_size(home: Path) -> int:
     return sum(f.stat().st_size for f in Path(home).rglob("*") if f.is_file())
 
 
-def prune_runs(instance: dg.DagsterInstance, keep: int = KEEP_RUNS) -> int:
-    """Delete finished runs beyond the newest ``keep`` (event logs and compute logs too).
+def runs_holding_latest(instance: dg.DagsterInstance) -> set[str]:
+    """Runs that hold the newest materialization of some asset (or asset partition).
 
-    Assets' latest materializations stay visible as long as their runs are kept; a deleted
-    run takes its events with it (Dagster's ``delete_run``). Returns the number deleted.
+    Deleting such a run would make the UI show that partition as never materialized, so
+    :func:`prune_runs` keeps them: the run history is bounded by the data (one newest
+    materialization per asset partition), not by how often it was recomputed.
+    """
+    storage = instance.event_log_storage
+    holding: set[str] = set()
+    for key in instance.get_asset_keys():
+        ids = list(storage.get_latest_storage_id_by_partition(key, dg.DagsterEventType.ASSET_MATERIALIZATION).values())
+        if ids:
+            for i in range(0, len(ids), 500):
+                batch = ids[i : i + 500]
+                records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, storage_ids=batch), limit=len(batch))
+                holding |= {r.run_id for r in records.records}
+        else:  # unpartitioned
+            latest = instance.get_latest_materialization_event(key)
+            if latest is not None:
+                holding.add(latest.run_id)
+    return holding
+
+
+def prune_runs(instance: dg.DagsterInstance, keep: int = KEEP_RUNS) -> int:
+    """Delete finished runs beyond the newest ``keep`` that no longer hold the newest
+    materialization of any asset partition (their events and compute logs too).
+
+    Returns the number of runs deleted. Dagster's own ``retention`` setting covers only
+    schedule and sensor ticks (configured in :func:`instance_yaml`).
     """
     old = instance.get_run_records(filters=dg.RunsFilter(statuses=FINISHED), order_by="create_timestamp", ascending=False)[keep:]
+    if not old:
+        return 0
+    holding = runs_holding_latest(instance)
+    old = [r for r in old if r.dagster_run.run_id not in holding]
     for record in old:
         run_id = record.dagster_run.run_id
         instance.delete_run(run_id)
@@ -258,3 +299,19 @@ def fail_orphaned_runs(instance: dg.DagsterInstance) -> list[str]:
             instance.report_run_failed(run, f"the process executing this run (pid {', '.join(map(str, pids))}) no longer exists: it was killed")
             failed.append(run.run_id)
     return failed
+
+
+def run_monitor_sensor() -> dg.SensorDefinition:
+    """Every minute while the daemon runs (``volsignals ui``): fail runs whose process was killed."""
+
+    @dg.sensor(
+        name="run_monitor",
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Marks a STARTED run failed when the process executing it no longer exists (a killed run).",
+    )
+    def _run_monitor(context: dg.SensorEvaluationContext):
+        failed = fail_orphaned_runs(context.instance)
+        return dg.SkipReason(f"marked {len(failed)} killed run(s) failed: {', '.join(failed)}" if failed else "no killed runs")
+
+    return _run_monitor
