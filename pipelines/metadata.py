@@ -36,6 +36,9 @@ _TYPE_BY_UNIT = {
     "JSON": "varchar",
     "path": "varchar",
     "boolean": "boolean",
+    "bool": "boolean",
+    "sessions": "bigint",
+    "state": "tinyint",
     "id": "bigint",
     "contracts": "bigint",
     "shares": "bigint",
@@ -44,19 +47,26 @@ _TYPE_BY_UNIT = {
     "trades": "bigint",
     "line number": "bigint",
 }
-#: Columns whose stored type is not the one their unit suggests (checked by tests/test_ui.py).
+#: Columns whose stored type is not the one their unit suggests (tests/test_ui.py compares
+#: every column's type with the stored table's).
 _TYPE_OVERRIDES = {
-    "days_to_expiry": "double",
-    "dte": "bigint",
-    "parity_violations": "bigint",
-    "parity_pairs": "bigint",
+    ("market_features", "ad_line"): "double",
+    ("market_features", "net_advances"): "double",
+    ("market_features", "mcclellan_osc"): "double",
+    ("market_features", "mcclellan_sum"): "double",
+    ("condor_decisions", "dte"): "double",
+    ("condor_trades", "holding_days"): "bigint",
+    ("hedge_layers", "contracts"): "double",
+    ("backtest_summary", "n_trades"): "double",
+    ("chain_features", "parity_violations"): "bigint",
+    ("chain_features", "parity_pairs"): "bigint",
 }
 
 
-def column_type(column: str, unit: str) -> str:
+def column_type(table: str, column: str, unit: str) -> str:
     """The DuckDB type of a dictionary column, from its units (tested against stored tables)."""
-    if column in _TYPE_OVERRIDES:
-        return _TYPE_OVERRIDES[column]
+    if (table, column) in _TYPE_OVERRIDES:
+        return _TYPE_OVERRIDES[(table, column)]
     if unit.startswith("timestamp"):
         return "timestamp with time zone"
     return _TYPE_BY_UNIT.get(unit, "double")
@@ -66,7 +76,7 @@ def column_schema(table: str) -> dg.TableSchema:
     """The table's columns from the data dictionary: name, type, "meaning [units]"."""
     return dg.TableSchema(
         columns=[
-            dg.TableColumn(name, column_type(name, unit), description=describe(table, name))
+            dg.TableColumn(name, column_type(table, name, unit), description=describe(table, name))
             for name, (_, unit) in DICTIONARY[table].items()
         ]
     )

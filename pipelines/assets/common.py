@@ -42,13 +42,8 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-@cache
-def code_version(module: str) -> str:
-    """A hash of ``module``'s source and of every ``features``/``pipelines`` module it imports,
-    transitively: it changes whenever code that can change the asset's output changes.
-
-    ``module`` is the dotted name of the module defining the asset (``__name__``).
-    """
+def source_modules(module: str) -> set[str]:
+    """``module`` and every ``features``/``pipelines`` module it imports, transitively."""
     seen: set[str] = set()
     todo = [module]
     while todo:
@@ -59,8 +54,15 @@ def code_version(module: str) -> str:
         path = _module_file(name)
         if path is not None:
             todo += sorted(_imports(path) - seen)
+    return seen
+
+
+@cache
+def code_version(module: str) -> str:
+    """A hash of the source of :func:`source_modules` of ``module``: it changes whenever code
+    that can change the asset's output changes (``module``: the asset's ``__name__``)."""
     digest = hashlib.sha256()
-    for name in sorted(seen):
+    for name in sorted(source_modules(module)):
         path = _module_file(name)
         if path is not None:
             digest.update(name.encode() + b"\0" + path.read_bytes())
