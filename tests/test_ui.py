@@ -119,7 +119,8 @@ def test_every_asset_has_a_column_schema_with_units_for_every_stored_column(ran)
     checked, wrong_types = set(), []
     for spec in defs.resolve_all_asset_specs():
         table = spec.key.to_user_string()
-        schema = spec.metadata["dagster/column_schema"]
+        schema = spec.metadata.get("dagster/column_schema")
+        assert schema is not None, f"{table} is not in pipelines/data_dictionary.py"
         stored = {name: dtype.lower() for name, dtype, *_ in con.sql(f"DESCRIBE {table}").fetchall()}
         described = {c.name: c for c in schema.columns}
         assert set(described) == set(stored), table
@@ -129,7 +130,7 @@ def test_every_asset_has_a_column_schema_with_units_for_every_stored_column(ran)
                 wrong_types.append((table, name, column.type, stored[name]))
         checked.add(table)
     assert not wrong_types, "\n".join(map(str, wrong_types))
-    assert checked == set(DICTIONARY) - {"quarantine", "ingest_log"}  # every asset's table
+    assert checked >= set(DICTIONARY) - {"quarantine", "ingest_log"}  # every table has an asset
 
 
 def test_the_warehouse_readme_column_reference_is_generated_from_the_dictionary():

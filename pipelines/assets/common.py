@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -70,14 +71,16 @@ def code_version(module: str) -> str:
 
 
 def daily_table_asset(
-    table: str, *, group: str, owners: list[str], deps: list[str], description: str, module: str, date_column: str = "date"
+    table: str, *, group: str, owners: list[str], deps: list[str], description: str,
+    module: str | None = None, date_column: str = "date",
 ):
     """``@dg.asset`` for a table with one partition per NYSE session.
 
     Backfills run in batches of sessions; the table's pandera contract is a blocking check
     with one result per session (see ``pipelines/checks.py``); the column schema with units
-    comes from the data dictionary; ``module`` (the caller's ``__name__``) sets the code version.
+    comes from the data dictionary; ``module`` (default: the calling module) sets the code version.
     """
+    module = module or sys._getframe(1).f_globals["__name__"]
     return dg.asset(
         name=table,
         group_name=group,
