@@ -148,7 +148,15 @@ DICTIONARY: dict[str, Columns] = {
         "rows_quarantined": ("rows sent to quarantine", "rows"),
         "reasons": ("quarantine reasons with their row counts", "JSON"),
         "flags": ("file-level warnings (e.g. stale snapshot)", "JSON"),
-        "outcome": ("stored, rejected or not stored (flagged)", "label"),
+        "outcome": ("stored, nothing stored, rejected (unreadable), refused (by a rule) or not stored (flagged)", "label"),
+    },
+    "replaced_rows": {
+        "table_name": ("the table the displaced row was in", "label"),
+        "date": ("the session of the displaced row", "date"),
+        "source": ("the file the displaced row came from", "label"),
+        "replaced_by": ("the file that replaced it", "label"),
+        "row": ("the displaced row, whole", "JSON"),
+        "replaced_at": ("when it was replaced", "timestamp (America/New_York)"),
     },
     "option_features": {
         **CONTRACT,
