@@ -1,8 +1,10 @@
 """Stage 4 — decisions and the backtest: iron condors, the layered VIX hedge, what they earn.
 
-One multi-asset recomputes the whole stored history (decisions are path-dependent through
-the positions they open): condor decisions, daily positions, trades, ALVH layers, the
-daily backtest of three strategies side by side, and its summary. Market inputs are read
+One multi-asset writes condor decisions, daily positions, trades, ALVH layers, the daily
+backtest of three strategies side by side, and its summary. It continues the stored results
+over the sessions they do not cover yet, carrying the state they are path-dependent through
+(open positions, hedge warm-up, equity; :func:`features.backtest.carried_state`), so a daily
+run reads a bounded window; a rebuild walks the history in steps the same way. Market inputs are read
 from the point-in-time feature store: every revision of every feature row with the time
 it became available, so a decision dated t sees only what was known at t's close.
 Fills are at that session's end-of-day quotes, which the decision had seen (see
@@ -21,9 +23,10 @@ import polars as pl  # noqa: E402
 
 from features.backtest import carried_expirations, carried_state, option_dte_bound, run_backtest, summarize  # noqa: E402
 from features.term_structure import listed_vx_expirations, model_vx_futures  # noqa: E402
-from pipelines.assets.common import KINDS  # noqa: E402
+from pipelines.assets.common import KINDS, code_version  # noqa: E402
 from pipelines.checks import contract_check, contract_check_result  # noqa: E402
-from pipelines.metadata import png_markdown, table_metadata  # noqa: E402
+from pipelines.metadata import definition_metadata, png_markdown, table_metadata  # noqa: E402
+from pipelines.warehouse import TABLES as LAYOUTS  # noqa: E402
 from pipelines.resources import StrategyResource, WarehouseResource  # noqa: E402
 
 GROUP = "decisions"
@@ -250,7 +253,8 @@ def run_incremental(store, config, rebuild: bool = False, log=None) -> dict[str,
             owners=OWNERS,
             kinds=KINDS,
             deps=["option_features", "market_features", "regimes", "spx_daily", "vx_futures", "vix_term_structure"],
-            automation_condition=dg.AutomationCondition.eager(),
+            code_version=code_version(__name__),
+            metadata=definition_metadata(name, LAYOUTS[name].date_column),
             description=desc,
         )
         for name, desc in DESCRIPTIONS.items()
@@ -283,7 +287,7 @@ def strategy_backtest(
     for table, frame in frames.items():
         yield dg.MaterializeResult(
             asset_key=table,
-            metadata=table_metadata(frame, table)
+            metadata=table_metadata(frame, LAYOUTS[table].date_column)
             | charts.get(table, {})
             | ({"parameters": dg.MetadataValue.json(strategy_config.to_dict())} if table == "backtest_summary" else {})
             | (headline if table == "backtest_summary" else {}),
