@@ -95,12 +95,18 @@ def cndr_benchmark(
     spx_settlement: pl.DataFrame,
     config: StrategyConfig,
     cash_rates: pl.DataFrame | None = None,
+    risk_fraction: float | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Daily equity of the CNDR-rules benchmark.
 
     ``cash_rates`` (``date, rate``: the simple ACT/365 rate accruing from the previous session
     to ``date``, e.g. the T-bill yield of :func:`features.realpath.inputs.cash_rates`) replaces
     the constant ``config.backtest.cash_rate`` when given.
+
+    ``risk_fraction`` (e.g. the condor book's ``CondorConfig.risk_fraction``) sizes each monthly
+    condor so that its maximum loss at entry (widest wing minus the mid credit, x 100) is that
+    fraction of equity, instead of one condor per index level of collateral: the CNDR rules at
+    the condor book's risk, for a side-by-side comparison.
 
     Returns
     -------
@@ -140,7 +146,11 @@ def cndr_benchmark(
     unit_pnl = np.zeros((trades.height, n))
     unit_pnl[pid, di] = pdaily["pnl"].to_numpy()
     entry_idx = np.searchsorted(dates, trades["entry_date"].to_numpy())
-    notional = entries.sort("date")["underlying_price"].to_numpy() * 100.0
+    sized = entries.sort("date")
+    if risk_fraction is None:
+        per_dollar = 1.0 / (sized["underlying_price"].to_numpy() * 100.0)
+    else:
+        per_dollar = risk_fraction / ((sized["max_width"] - sized["mid_credit"]).clip(lower_bound=0.05).to_numpy() * 100.0)
     units = np.zeros(trades.height)
     equity = np.empty(n)
     condor = np.zeros(n)
@@ -160,7 +170,7 @@ def cndr_benchmark(
             # P&L of everything already held on the roll day (the settling condor) sizes the new one
             held = units[:i] @ unit_pnl[:i, lo:hi] if i > 0 else np.zeros(hi - lo)
             pre = prev_e * g[0] + held[0]
-            units[i] = max(pre, 0.0) / notional[i]
+            units[i] = max(pre, 0.0) * per_dollar[i]
             x = held + units[i] * unit_pnl[i, lo:hi]
         gg = np.cumprod(g)
         eq = gg * (prev_e + np.cumsum(x / gg))

@@ -202,6 +202,9 @@ def test_cndr_replica_against_the_published_index(shared_data):
     assert 0.010 < rep["annual_return"] - pub["annual_return"] < 0.030
     assert 0.03 < rep["max_drawdown"] - pub["max_drawdown"] < 0.10
     assert rep["annual_vol"] < pub["annual_vol"]
+    # at the condor book's 2 % risk per entry the same rules run at well under half the volatility
+    assert r["risk_matched"]["annual_vol"] < 0.5 * rep["annual_vol"]
+    assert r["risk_matched"]["max_drawdown"] > rep["max_drawdown"]
 
 
 def test_surface_out_of_sample_on_the_2018_spxw_sessions(shared_data):
