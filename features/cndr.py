@@ -99,6 +99,8 @@ def cndr_benchmark(
     config: StrategyConfig,
     sessions: pl.Series | None = None,
     carry: CndrCarry | None = None,
+    cash_rates: pl.DataFrame | None = None,
+    risk_fraction: float | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Daily equity of the CNDR-rules benchmark.
 
@@ -116,6 +118,15 @@ def cndr_benchmark(
     carry : CndrCarry, optional
         State at the session before the first of ``sessions`` (a continued run): equity,
         that session's date and the condors then held with their units.
+    cash_rates : pl.DataFrame, optional
+        ``date, rate``: the simple ACT/365 rate accruing from the previous session to
+        ``date`` (e.g. the T-bill yield of :func:`features.realpath.inputs.cash_rates`); replaces
+        the constant ``config.backtest.cash_rate`` where given.
+    risk_fraction : float, optional
+        Sizes each monthly condor so that its maximum loss at entry (widest wing minus the mid
+        credit, x 100) is this fraction of equity (e.g. the condor book's
+        ``CondorConfig.risk_fraction``), instead of one condor per index level of collateral:
+        the CNDR rules at the condor book's risk, for a side-by-side comparison.
 
     Returns
     -------
@@ -142,6 +153,8 @@ def cndr_benchmark(
     dates = days["date"].to_numpy()
     n = dates.size
     r = config.backtest.cash_rate
+    if cash_rates is not None:
+        r = days.join(cash_rates.select("date", "rate"), on="date", how="left")["rate"].fill_null(r).to_numpy()
     prev_date = np.datetime64(carry.prev_date, "D") if carry is not None else None
     prev_dates = np.r_[dates[:1] if prev_date is None else np.array([prev_date], dtype=dates.dtype), dates[:-1]]
     growth = 1.0 + r * (dates - prev_dates).astype("timedelta64[D]").astype(float) / 365.0
@@ -156,13 +169,18 @@ def cndr_benchmark(
         unit_pnl = np.zeros((ids.size, n))
         unit_pnl[rows, di] = pdaily["pnl"].to_numpy()
         entry_idx = np.searchsorted(dates, trades["entry_date"].to_numpy())
-        by_id = trades.select("position_id").join(entries.select(position_id(pl.col("date")), "underlying_price", "units"),
-                                                  on="position_id", how="left")
-        notional = by_id["underlying_price"].to_numpy() * 100.0
+        by_id = trades.select("position_id").join(
+            entries.select(position_id(pl.col("date")), "underlying_price", "max_width", "mid_credit", "units"),
+            on="position_id", how="left")
+        if risk_fraction is None:
+            per_dollar = 1.0 / (by_id["underlying_price"].to_numpy() * 100.0)
+        else:
+            max_loss = (by_id["max_width"] - by_id["mid_credit"]).clip(lower_bound=0.05).to_numpy()
+            per_dollar = risk_fraction / (max_loss * 100.0)
         units = by_id["units"].fill_null(np.nan).to_numpy().astype(float)
     else:
         trades = entries
-        unit_pnl, entry_idx, notional, units = np.zeros((0, n)), np.zeros(0, dtype=int), np.zeros(0), np.zeros(0)
+        unit_pnl, entry_idx, per_dollar, units = np.zeros((0, n)), np.zeros(0, dtype=int), np.zeros(0), np.zeros(0)
     equity = np.empty(n)
     condor = np.zeros(n)
     prev_e = start_equity
@@ -175,7 +193,7 @@ def cndr_benchmark(
         pre = prev_e * growth[t] + held
         x = held
         for i in new:  # at most one roll a session
-            units[i] = max(pre, 0.0) / notional[i]
+            units[i] = max(pre, 0.0) * per_dollar[i]
             x += units[i] * unit_pnl[i, t]
         equity[t] = prev_e * growth[t] + x
         condor[t] = x

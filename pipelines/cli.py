@@ -57,6 +57,8 @@ class Materializer:
         fail_orphaned_runs(self.instance)
         self.assets = all_assets
         self.progress = progress
+        #: per-asset run config, e.g. ``{"spx_options": {"market": "real"}}``
+        self.op_config: dict[str, dict] = {}
         specs = [a for a in all_assets if isinstance(a, dg.AssetsDefinition)]
         self.partitioned = {k.to_user_string() for a in specs if a.partitions_def is not None for k in a.keys}
         self.unpartitioned = {k.to_user_string() for a in specs if a.partitions_def is None for k in a.keys}
@@ -67,13 +69,14 @@ class Materializer:
         return self.EVENTS_JOB if names == {"events"} else self.WHOLE_JOB
 
     def _run(self, names: set[str], tags: dict[str, str] | None = None) -> None:
+        ops = {a: {"config": c} for a, c in self.op_config.items() if a in names}
         job = self.defs.resolve_job_def(self._job_for(names))
         result = job.execute_in_process(
             instance=self.instance,
             asset_selection=[self.dg.AssetKey(n) for n in sorted(names)],
             tags=tags,
             # Progress is the bar; Dagster's step-by-step log goes to the run's page in the UI.
-            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}} | ({"ops": ops} if ops else {}),
             raise_on_error=False,
         )
         if not result.success:
@@ -117,6 +120,10 @@ class Materializer:
         return self.downstream_of({name})
 
     def downstream_of(self, tables: set[str]) -> set[str]:
+        # reference tables (T-bill rates, SET values, strategy indices) are stored, not assets
+        tables = tables & (self.partitioned | self.unpartitioned)
+        if not tables:
+            return set()
         selection = self.dg.AssetSelection.assets(*sorted(tables)).downstream(include_self=False)
         return {k.to_user_string() for k in selection.resolve(self.assets)}
 
@@ -126,7 +133,7 @@ RAW_ASSETS = {"spx_options", "spx_daily", "vix_term_structure", "vx_futures", "b
 
 
 def materialize_range(
-    start: date, end: date, batch_size: int = 63, progress: bool = True, simulate: bool = True
+    start: date, end: date, batch_size: int = 63, progress: bool = True, simulate: bool = True, market: str = "simulated"
 ) -> None:
     """Materialize every asset for the NYSE sessions ``start``..``end``.
 
@@ -134,6 +141,8 @@ def materialize_range(
     sessions (a partition-range run, never one run per day), then the whole-history
     assets (registry, decisions, backtest). ``simulate=False`` skips the simulated raw
     tables and derives everything from what is stored (e.g. vendor files you ingested).
+    ``market="real"``: the daily tables are the stored real ones (ingested), and the option
+    chain is the real-path market built from them (``features/realpath``).
     """
     from pipelines.calendar import sessions_between
 
@@ -150,8 +159,12 @@ def materialize_range(
         for line in skip_report(skipped):
             print(line)
     m.whole({"events"})
-    m.sessions((m.partitioned if simulate else m.partitioned - RAW_ASSETS) - set(skipped), sessions, batch_size,
-               "materializing")
+    if market == "real":
+        m.op_config["spx_options"] = {"market": "real"}
+        raw = RAW_ASSETS - {"spx_options"}
+    else:
+        raw = set() if simulate else RAW_ASSETS
+    m.sessions(m.partitioned - raw - set(skipped), sessions, batch_size, "materializing")
     m.whole(m.unpartitioned - {"events"} - set(skipped))
     m.prune()
 
@@ -223,7 +236,8 @@ def duckdb_command() -> str:
 def cmd_run(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     materialize_range(
-        args.start, args.end, batch_size=args.batch_size, progress=not args.quiet, simulate=not args.no_simulate
+        args.start, args.end, batch_size=args.batch_size, progress=not args.quiet, simulate=not args.no_simulate,
+        market=args.market,
     )
     print(f"\nmaterialized {args.start} .. {args.end} in {time.perf_counter() - t0:.1f} s\n")
     print(summary())
@@ -317,6 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument(
         "--no-simulate", action="store_true", help="do not simulate raw tables; derive from stored (vendor) data only"
+    )
+    run.add_argument(
+        "--market", choices=["simulated", "real"], default="simulated",
+        help="real: stored real daily data (volsignals ingest) and the real-path option chain built from it",
     )
     run.set_defaults(func=cmd_run)
 

@@ -24,7 +24,7 @@ from features.point_in_time import MARKET_FEATURE_DOCS
 #: column -> (description, units)
 Columns = dict[str, tuple[str, str]]
 
-SOURCE = ("where the row came from: simulator:seed=<n> or file:<name>#sha256=<12 hex>", "label")
+SOURCE = ("where the row came from: simulator:seed=<n>, realpath:<model> (the real-path chain) or file:<name>#sha256=<12 hex>", "label")
 DATE = ("the NYSE session the row describes", "date")
 CONTRACT: Columns = {
     "quote_date": ("the session the quotes belong to", "date"),
@@ -110,7 +110,7 @@ DICTIONARY: dict[str, Columns] = {
     },
     "vx_futures": {
         "date": DATE,
-        "contract": ("VX YYYY-MM-DD, named by expiration", "label"),
+        "contract": ("VX YYYY-MM-DD (monthly) or VXW YYYY-MM-DD (weekly), named by expiration", "label"),
         "expiration": ("final settlement day (CFE rule: 30 days before the next month's third Friday)", "date"),
         "settle": ("daily settlement price (pre-2007-03-26 CFE prices divided by 10)", "index points"),
         "volume": ("contracts traded", "contracts"),
@@ -128,6 +128,28 @@ DICTIONARY: dict[str, Columns] = {
         "date": ("the event day", "date"),
         "event": ("FOMC decision day, CPI or PPI release day", "label"),
         "source": ("historical (a published date shipped with the project) or rule:volsignals-v1 (features/events.py)", "label"),
+    },
+    "treasury_bill_rates": {
+        "date": ("the observation date (bond-market calendar)", "date"),
+        "series": ("DTB3: 3-month Treasury bill, secondary market (FRED / H.15)", "label"),
+        "discount_rate": ("the rate as published, bank-discount basis", "annual decimal"),
+        "bond_equivalent_yield": ("the same 91-day bill as a simple ACT/365 yield: 365 d / (360 - 91 d); the rate cash earns", "annual decimal"),
+        "source": SOURCE,
+    },
+    "spx_settlement_values": {
+        "soq_date": ("the session whose opening trades set the value", "date"),
+        "expiry_month": ("the standard monthly expiration's month", "YYYY-MM"),
+        "set_value": ("Cboe SET: the special opening quotation AM-settled SPX options settle on", "index points"),
+        "date_source": ("cboe (Cboe's record gives the date) or derived (third Friday, Thursday before a holiday)", "label"),
+        "origin": ("where the value was taken from (the derived file's own source column)", "label"),
+        "note": ("the quirk that applies to the row, if any", "text"),
+        "source": SOURCE,
+    },
+    "strategy_indices": {
+        "date": DATE,
+        "index_name": ("the Cboe strategy index, e.g. CNDR (S&P 500 Iron Condor)", "label"),
+        "value": ("published index level", "index points"),
+        "source": SOURCE,
     },
     "quarantine": {
         "table_name": ("the table the row was meant for", "label"),

@@ -337,3 +337,54 @@ DERIVED_SCHEMAS = [
 ]
 
 SCHEMAS.update({s.name: s for s in DERIVED_SCHEMAS})
+
+
+# --------------------------------------------------------------------------- reference series
+# Tables of the real-path market (issue #10): rates, official settlements, published indices.
+# Appended as raw (vendor) tables: strict, with their own keys.
+
+TREASURY_BILL_RATES = pa.DataFrameSchema(
+    {
+        "date": pa.Column(pl.Date),
+        "series": pa.Column(pl.String, pa.Check.isin(["DTB3"])),
+        # as published: bank-discount basis, decimal (4.61 % -> 0.0461); negative in 2015 and 2020
+        "discount_rate": pa.Column(pl.Float64, pa.Check.in_range(-0.05, 0.25)),
+        # the same bill as a simple ACT/365 yield (bond equivalent), the rate cash accrues at
+        "bond_equivalent_yield": pa.Column(pl.Float64, pa.Check.in_range(-0.05, 0.30)),
+        "source": pa.Column(pl.String),
+    },
+    unique=["date", "series"],
+    strict=True,
+    name="treasury_bill_rates",
+)
+
+SPX_SETTLEMENT_VALUES = pa.DataFrameSchema(
+    {
+        "soq_date": pa.Column(pl.Date),  # session whose opening trades set the value
+        "expiry_month": pa.Column(pl.String, pa.Check.str_matches(r"^\d{4}-\d{2}$")),
+        "set_value": pa.Column(pl.Float64, pa.Check.gt(0)),  # index points
+        "date_source": pa.Column(pl.String, pa.Check.isin(["cboe", "derived"])),
+        "origin": pa.Column(pl.String),  # where the value was taken from (the file's `source`)
+        "note": pa.Column(pl.String, nullable=True),
+        "source": pa.Column(pl.String),
+    },
+    unique=["soq_date"],
+    strict=True,
+    name="spx_settlement_values",
+)
+
+STRATEGY_INDEX_NAMES = ["CNDR", "BFLY", "PUT", "BXM", "BXMD", "PPUT", "CLL", "CMBO", "VXTH", "WPUT", "BXY", "PUTY"]
+
+STRATEGY_INDICES = pa.DataFrameSchema(
+    {
+        "date": pa.Column(pl.Date),
+        "index_name": pa.Column(pl.String, pa.Check.isin(STRATEGY_INDEX_NAMES)),
+        "value": pa.Column(pl.Float64, pa.Check.gt(0)),  # index level, points
+        "source": pa.Column(pl.String),
+    },
+    unique=["date", "index_name"],
+    strict=True,
+    name="strategy_indices",
+)
+
+SCHEMAS.update({s.name: s for s in [TREASURY_BILL_RATES, SPX_SETTLEMENT_VALUES, STRATEGY_INDICES]})

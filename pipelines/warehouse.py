@@ -85,6 +85,9 @@ TABLES: dict[str, TableLayout] = {
         _layout("vx_futures", "date", "year"),
         _layout("breadth_daily", "date", "year"),
         _layout("events", "date", "year"),
+        _layout("treasury_bill_rates", "date", "year"),
+        _layout("spx_settlement_values", "soq_date", "year"),
+        _layout("strategy_indices", "date", "year"),
         _layout("quarantine", "quote_date", "source"),
         # derived tables (features, decisions, backtest)
         _layout("option_features", "quote_date", "date"),

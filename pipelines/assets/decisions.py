@@ -28,6 +28,8 @@ from pipelines.checks import contract_check, contract_check_result  # noqa: E402
 from pipelines.metadata import definition_metadata, png_markdown, table_metadata  # noqa: E402
 from pipelines.warehouse import TABLES as LAYOUTS  # noqa: E402
 from pipelines.resources import StrategyResource, WarehouseResource  # noqa: E402
+from features.realpath.inputs import flag_trade_settlements  # noqa: E402
+from pipelines.realpath import stored_settlements  # noqa: E402
 
 GROUP = "decisions"
 OWNERS = ["team:trading"]
@@ -166,7 +168,7 @@ class BacktestRunConfig(dg.Config):
 STEP_SESSIONS = 63
 
 
-def _read_window(store, config, start: date, end: date, state) -> dict[str, pl.DataFrame]:
+def _read_window(store, config, start: date, end: date, state, settlements: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """The inputs of one step: chains of ``start``..``end`` plus the held expirations before
     ``start``; SPX and VX settlements from the earliest session any of them needs."""
     bound = option_dte_bound(config)
@@ -187,7 +189,8 @@ def _read_window(store, config, start: date, end: date, state) -> dict[str, pl.D
                          [options["quote_date"].unique()]).unique()
     return {
         "options": options,
-        "spx": store.read("spx_daily", first, end),
+        # AM settles on Cboe SET where stored, else the open (flagged in the trades)
+        "spx": settlements.filter(pl.col("date").is_between(first, end)),
         "vx": vx_futures_with_model(store, sessions, first, end),
     }
 
@@ -217,11 +220,12 @@ def run_incremental(store, config, rebuild: bool = False, log=None) -> dict[str,
             for k, v in hist.items()}
     # trades entered before `start` but not closed by then are recomputed by the step
     features = point_in_time_features(store)
+    settlements = stored_settlements(store)
     todo = [d for d in sessions if d >= start]
     for i in range(0, len(todo), STEP_SESSIONS):
         step = todo[i:i + STEP_SESSIONS]
         state = carried_state(step[0], hist["condor_trades"], hist["backtest_daily"], hist["condor_positions"], config)
-        inputs = _read_window(store, config, step[0], step[-1], state)
+        inputs = _read_window(store, config, step[0], step[-1], state, settlements)
         r = run_backtest(inputs["options"], features.filter(pl.col("date") <= step[-1]), inputs["spx"], inputs["vx"],
                          config, state=state)
         for table, frame in (("condor_decisions", r.decisions), ("condor_positions", r.positions),
@@ -235,6 +239,7 @@ def run_incremental(store, config, rebuild: bool = False, log=None) -> dict[str,
         if log is not None:
             log(f"backtest: sessions {step[0]} .. {step[-1]} ({len(step)}) computed, {inputs['options'].height:,} option rows read")
         del inputs, r
+    hist["condor_trades"] = flag_trade_settlements(hist["condor_trades"].drop("settlement_source", strict=False), settlements)
     daily = hist["backtest_daily"].sort("strategy", "date")
     summary = summarize(daily, hist["condor_trades"], config).with_columns(
         start_date=pl.lit(daily["date"].min()), end_date=pl.lit(daily["date"].max()), parameters=pl.lit(params)

@@ -12,6 +12,8 @@ from datetime import date, timedelta
 import dagster as dg
 import polars as pl
 
+from features.realpath.chain import SOURCE as REALPATH_SOURCE, build_chain
+from features.realpath.inputs import MAX_CARRY_DAYS, SPX_OPTIONS_COLUMNS, daily_inputs
 from features.simulate import DailyMarket, simulate_chain, simulate_daily
 from pipelines.calendar import LAST_CALENDAR_DAY, sessions_between
 from pipelines.assets.common import code_version
@@ -101,6 +103,31 @@ def daily_market(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         yield from partition_check_results(context, store, table, dates)
 
 
+class ChainConfig(dg.Config):
+    """Which market the option chain comes from.
+
+    ``simulated`` (default): the embedded simulator. ``real``: the real-path market
+    (``features/realpath``) priced from the stored real daily data of each session (S&P 500,
+    VIX family, SKEW, T-bill rate), stored as model rows with their own ``source``; a vendor
+    chain of the same session still wins."""
+
+    market: str = "simulated"
+
+
+def realpath_chain(store, batch: list[date]) -> pl.DataFrame:
+    """The real-path chain of ``batch`` from stored rows dated on or before each session."""
+    lookback = batch[0] - timedelta(days=MAX_CARRY_DAYS + 5)  # room to carry SKEW and the rate forward
+    spx = store.read("spx_daily", lookback, batch[-1])
+    vix = store.read("vix_term_structure", lookback, batch[-1])
+    bills = store.read("treasury_bill_rates", lookback, batch[-1]) if store.files("treasury_bill_rates") else None
+    if spx.height == 0 or vix.height == 0:
+        raise dg.Failure(f"no stored S&P 500 / VIX rows for {batch[0]}..{batch[-1]}: ingest the real files first "
+                         "(README, 'The real market, 2005-2025')")
+    inputs = daily_inputs(spx, vix, bills).filter(pl.col("date").is_in(batch))
+    chain = build_chain(inputs)
+    return chain if chain.height else pl.DataFrame(schema=SPX_OPTIONS_COLUMNS)
+
+
 @dg.asset(
     group_name=GROUP,
     owners=OWNERS,
@@ -116,18 +143,23 @@ def daily_market(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         "PM-settled dailies/weeklies/quarterlies. One row per contract per session."
     ),
 )
-def spx_options(context: dg.AssetExecutionContext, warehouse: WarehouseResource, simulator: MarketSimulatorResource):
+def spx_options(context: dg.AssetExecutionContext, config: ChainConfig, warehouse: WarehouseResource,
+                simulator: MarketSimulatorResource):
     store = warehouse.store()
     dates = partition_dates(context)
-    market = simulated_daily_market(dates[-1], simulator)
-    source = f"simulator:seed={simulator.seed}"
+    real = config.market == "real"
+    market = None if real else simulated_daily_market(dates[-1], simulator)
+    source = REALPATH_SOURCE if real else f"simulator:seed={simulator.seed}"
     stored = quarantined = 0
     rows: dict[date, int] = {}
     # A month of chains at a time: one validation pass per batch keeps ingest fast,
     # and bounds memory to ~20 sessions of contracts.
     for i in range(0, len(dates), CHAIN_BATCH):
         batch = dates[i : i + CHAIN_BATCH]
-        chains = pl.concat([simulate_chain(day, market, simulator.config()) for day in batch])
+        if real:
+            chains = realpath_chain(store, batch)
+        else:
+            chains = pl.concat([simulate_chain(day, market, simulator.config()) for day in batch])
         report = store_rows(store, "spx_options", chains, "simulated", batch, source=source)
         stored += report.rows_stored
         quarantined += report.rows_quarantined

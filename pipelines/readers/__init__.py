@@ -28,6 +28,7 @@ __all__ = ["VendorFileError", "ReadResult", "read_file", "FORMATS", "Limits"]
 FORMATS = (
     "cboe_delayed_quotes", "cboe_datashop_eod", "optionsdx_eod", "long_eod", "cboe_index_history",
     "cfe_vx_settlement", "daily_ohlcv", "breadth_daily", "macro_calendar",
+    "fred_dtb3", "cboe_spx_settlement_values", "cboe_strategy_index", "cfe_vx_long",
 )
 
 

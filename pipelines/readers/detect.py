@@ -8,6 +8,7 @@ from pipelines.readers import (
     breadth, cboe_datashop, cboe_delayed_quotes, cboe_index_history, cfe_vx, daily_ohlcv, long_eod,
     macro_calendar, optionsdx,
 )
+from pipelines.readers import cboe_settlement_values, cboe_strategy_index, cfe_vx_long, fred_dtb3
 from pipelines.readers.source import Source
 
 #: format name -> (sniffer on the first lines, reader module); first match wins, so
@@ -17,11 +18,15 @@ FORMATS: dict[str, tuple[Callable[[list[str]], bool], object]] = {
     cboe_datashop.FORMAT: (cboe_datashop.sniff, cboe_datashop),
     optionsdx.FORMAT: (optionsdx.sniff, optionsdx),
     long_eod.FORMAT: (long_eod.sniff, long_eod),
+    cfe_vx_long.FORMAT: (cfe_vx_long.sniff, cfe_vx_long),  # before cfe_vx: both start "Trade Date,"
     cfe_vx.FORMAT: (cfe_vx.sniff, cfe_vx),
+    cboe_strategy_index.FORMAT: (cboe_strategy_index.sniff, cboe_strategy_index),  # before: DATE,<NAME> too
+    fred_dtb3.FORMAT: (fred_dtb3.sniff, fred_dtb3),  # old FRED header DATE,DTB3 looks like an index history
     cboe_index_history.FORMAT: (cboe_index_history.sniff, cboe_index_history),
     breadth.FORMAT: (breadth.sniff, breadth),
     macro_calendar.FORMAT: (macro_calendar.sniff, macro_calendar),
     daily_ohlcv.FORMAT: (daily_ohlcv.sniff, daily_ohlcv),
+    cboe_settlement_values.FORMAT: (cboe_settlement_values.sniff, cboe_settlement_values),
 }
 
 
