@@ -23,20 +23,20 @@ import dagster as dg
 # Dagster still labels the parameter beta.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
-from pipelines.assets import decisions, market_data, market_features, option_analytics
+from pipelines.assets import amm_comparison, decisions, market_data, market_features, option_analytics
 from pipelines.partitions import trading_days
 from pipelines.resources import MarketSimulatorResource, StrategyResource, WarehouseResource
 from pipelines.schedules import after_close_schedule, decisions_schedule
 from pipelines.sensors import landing_sensor
 
-ASSET_MODULES = [market_data, option_analytics, market_features, decisions]
+ASSET_MODULES = [market_data, option_analytics, market_features, decisions, amm_comparison]
 
 all_assets = dg.load_assets_from_modules(ASSET_MODULES)
 
 #: Whole-history assets: the event calendar upstream; registry, decisions and backtest
 #: downstream (these refresh automatically after their inputs change).
 UNPARTITIONED = dg.AssetSelection.assets(
-    "events", "feature_registry", *decisions.TABLES
+    "events", "feature_registry", *decisions.TABLES, *amm_comparison.TABLES
 )
 
 #: Every daily-partitioned asset, materialized per session by the schedule.
@@ -50,7 +50,7 @@ daily_pipeline = dg.define_asset_job(
 #: The whole-history assets downstream of the daily ones (run after the daily job).
 whole_history = dg.define_asset_job(
     "whole_history",
-    selection=dg.AssetSelection.assets("feature_registry", *decisions.TABLES),
+    selection=dg.AssetSelection.assets("feature_registry", *decisions.TABLES, *amm_comparison.TABLES),
     description="The feature registry, decisions and backtest, recomputed over everything stored.",
 )
 
