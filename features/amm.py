@@ -56,6 +56,7 @@ __all__ = [
     "amm_vs_condor_daily",
     "condor_payoff",
     "payoff_curves",
+    "payoff_metrics",
     "comparison_summary",
     "HEDGE_LAYERS_PREFIX",
 ]
@@ -182,7 +183,8 @@ def condor_decomposition(backtest_daily: pl.DataFrame, positions: pl.DataFrame) 
         attr_theta, attr_vega``.  The ``unhedged`` rows carry the condor's own attribution;
         ``alvh_hedged`` minus ``unhedged`` is the hedge's (same condors, plus the layers).
     positions : pl.DataFrame
-        ``condor_positions``: ``date, held, underlying, net_gamma`` ($ per index point^2),
+        ``condor_positions``: ``date, held, underlying, net_delta`` ($ per index point),
+        ``net_gamma`` ($ per index point^2),
         ``net_theta`` ($ per calendar day), ``net_vega`` ($ per vol point).
 
     Returns
@@ -194,7 +196,8 @@ def condor_decomposition(backtest_daily: pl.DataFrame, positions: pl.DataFrame) 
         settlement), ``hedge_pnl`` and ``hedge_pnl_<layer>``, ``hedge_gamma_pnl``,
         ``hedge_vega_pnl`` ($), and end-of-session book greeks ``condor_positions_open``,
         ``condor_dollar_gamma`` (``1/2 net_gamma S^2``, $ per unit squared return),
-        ``condor_theta`` ($/day), ``condor_vega`` ($/vol point), ``condor_breakeven_vol``
+        ``condor_theta`` ($/day), ``condor_vega`` ($/vol point), ``condor_delta_dollars``
+        (``net_delta S``: $ per unit return), ``condor_breakeven_vol``
         (``sqrt(365 theta / -dollar_gamma)`` when short gamma and positive theta, else null).
     """
     need = {"strategy", "date", "condor_pnl", *_ATTR}
@@ -238,13 +241,16 @@ def condor_decomposition(backtest_daily: pl.DataFrame, positions: pl.DataFrame) 
             (0.5 * pl.col("net_gamma") * pl.col("underlying") ** 2).sum().alias("condor_dollar_gamma"),
             pl.col("net_theta").sum().alias("condor_theta"),
             pl.col("net_vega").sum().alias("condor_vega"),
+            (pl.col("net_delta") * pl.col("underlying")).sum().alias("condor_delta_dollars"),
         )
     else:
         book = pl.DataFrame(schema={"date": pl.Date, "condor_positions_open": pl.Int64, "condor_dollar_gamma": pl.Float64,
-                                    "condor_theta": pl.Float64, "condor_vega": pl.Float64})
+                                    "condor_theta": pl.Float64, "condor_vega": pl.Float64,
+                                    "condor_delta_dollars": pl.Float64})
     out = base.join(book, on="date", how="left").with_columns(
         pl.col("condor_positions_open").fill_null(0),
-        *[pl.col(c).fill_null(0.0) for c in ("condor_dollar_gamma", "condor_theta", "condor_vega", "hedge_pnl", *layers,
+        *[pl.col(c).fill_null(0.0) for c in ("condor_dollar_gamma", "condor_theta", "condor_vega", "condor_delta_dollars",
+                                              "hedge_pnl", *layers,
                                               "hedge_gamma_pnl", "hedge_vega_pnl")],
     ).with_columns(
         pl.when((pl.col("condor_dollar_gamma") < 0) & (pl.col("condor_theta") > 0))
@@ -322,6 +328,26 @@ def payoff_curves(trade: dict, entry_dollar_gamma: float, entry_theta: float, ra
     })
 
 
+def payoff_metrics(curves: pl.DataFrame, trade: dict, at: tuple[float, ...] = (0.8, 0.9, 1.1, 1.2)) -> list[dict]:
+    """P&L of the condor and of its gamma-matched pool at price ratios ``at``, per dollar of the
+    condor's credit (rows as :func:`comparison_summary`'s).  ``curves`` from
+    :func:`payoff_curves` (its grid must contain ``at``), ``trade`` the same trade."""
+    credit = 100.0 * trade["contracts"] * trade["credit_fill"]
+    rows = [("payoff_trade_credit", credit, "$", f"credit of the condor entered {trade['entry_date']} (expiry {trade['expiration']})"),
+            ("payoff_pool_fees", float(curves["pool_fees"][0]), "$", "fees of its gamma-matched pool over the same days")]
+    for r in at:
+        row = curves.filter((pl.col("price_ratio") - r).abs() < 1e-9)
+        if row.height == 0:
+            raise ValueError(f"price ratio {r} is not on the payoff grid")
+        rows += [
+            (f"payoff_condor_at_{r:g}", float(row["condor_pnl"][0]) / credit, "multiple of credit",
+             f"condor P&L at expiry if S(expiry) = {r:g} S(entry)"),
+            (f"payoff_pool_at_{r:g}", float(row["pool_pnl"][0]) / credit, "multiple of the condor's credit",
+             f"gamma-matched pool's P&L against holding, fees included, at r = {r:g}"),
+        ]
+    return [{"metric": m, "value": float(v), "units": u, "description": desc} for m, v, u, desc in rows]
+
+
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
     if a.size < 3 or np.std(a) == 0 or np.std(b) == 0:
         return float("nan")
@@ -353,6 +379,14 @@ def comparison_summary(daily: pl.DataFrame, capital: float, trades: pl.DataFrame
     be_vol = float(np.sqrt(365.0 * th[short_gamma].sum() / -dg[short_gamma].sum())) if short_gamma.any() else float("nan")
     n_tail = max(1, int(round(tail_share * d.height)))
     tail = np.argsort(-np.abs(lr))[:n_tail]
+    days = d["days"].to_numpy()
+    open_years = float(days[held_prev].sum()) / 365.0
+    rv_open = float(np.sum(lr[held_prev] ** 2) / open_years) if open_years > 0 else float("nan")
+    idx_open = np.flatnonzero(held_prev)
+    tail_open = idx_open[np.argsort(-np.abs(lr[idx_open]))[: max(1, int(round(tail_share * idx_open.size)))]] if idx_open.size else idx_open
+    gamma_loss_open = -gamma[held_prev].sum()
+    delta_share = (float(np.mean(np.abs(d["condor_delta_dollars"].to_numpy()[open_]))) / capital
+                   if open_.any() and "condor_delta_dollars" in d.columns else float("nan"))
     gamma_loss = -gamma.sum()
     arb_vol = float(d["arb_volume"].sum())
     rows = [
@@ -398,6 +432,10 @@ def comparison_summary(daily: pl.DataFrame, capital: float, trades: pl.DataFrame
          "$ lost on a 1% move per $ of daily theta", "= 365 * 1e-4 / sigma_be^2"),
         ("gamma_per_fee_pool", 1e-4 / 8.0 / (rv / 8.0 / 365.0) if rv > 0 else float("nan"),
          "$ lost on a 1% move per $ of daily breakeven fee", "= 365 * 1e-4 / sigma_realized^2 for the pool at its breakeven fee"),
+        ("realized_vol_condor_open", np.sqrt(rv_open), "decimal, ACT/365",
+         "realized vol over the sessions that began with a condor held (what the book's gamma actually faced)"),
+        ("condor_delta_share", delta_share, "fraction of capital",
+         "average |net delta x S| of the condor book over open sessions, per dollar of capital (the pool: 0.5)"),
         ("corr_lvr_gamma_all", _corr(lvr[1:], -gamma[1:]), "correlation",
          "daily correlation of pool LVR with the condor's gamma bleed (-attr_gamma), all sessions"),
         ("corr_lvr_gamma_open", _corr(lvr[held_prev], -gamma[held_prev]), "correlation",
@@ -406,6 +444,11 @@ def comparison_summary(daily: pl.DataFrame, capital: float, trades: pl.DataFrame
          f"share of total LVR earned on the {tail_share:.0%} of sessions with the largest |return|"),
         ("condor_gamma_tail_share", float(-gamma[tail].sum() / gamma_loss) if gamma_loss > 0 else float("nan"), "fraction",
          f"share of the condor's gamma bleed on those same sessions"),
+        ("lvr_tail_share_open", float(lvr[tail_open].sum() / lvr[idx_open].sum()) if idx_open.size and lvr[idx_open].sum() > 0
+         else float("nan"), "fraction",
+         f"on sessions that began with a condor held: share of LVR on the {tail_share:.0%} largest |return| sessions"),
+        ("condor_gamma_tail_share_open", float(-gamma[tail_open].sum() / gamma_loss_open) if gamma_loss_open > 0 else float("nan"),
+         "fraction", "the same for the condor's gamma bleed"),
         ("pool_arb_volume_total", arb_vol, "$", "cash traded by arbitrageurs with the pool, sampled at the closes"),
         ("pool_rebalancing_sessions", int((d["arb_volume"].to_numpy() > 0).sum()), "sessions",
          "sessions on which the pool rebalanced (every session the price moved)"),

@@ -17,7 +17,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
-from features.amm import amm_vs_condor_daily, comparison_summary, condor_decomposition, constant_product_pool, payoff_curves  # noqa: E402
+from features.amm import (  # noqa: E402
+    amm_vs_condor_daily, comparison_summary, condor_decomposition, constant_product_pool, payoff_curves, payoff_metrics,
+)
 from pipelines.assets.common import KINDS  # noqa: E402
 from pipelines.checks import contract_check, contract_check_result  # noqa: E402
 from pipelines.metadata import png_markdown, preview, table_metadata  # noqa: E402
@@ -34,7 +36,7 @@ DESCRIPTIONS = {
 }
 TABLES = list(DESCRIPTIONS)
 #: Price ratios S_T / S_entry drawn in the payoff chart.
-PAYOFF_RATIOS = np.linspace(0.8, 1.2, 161)
+PAYOFF_RATIOS = np.round(np.linspace(0.8, 1.2, 161), 10)
 
 
 def representative_trade(trades: pl.DataFrame, positions: pl.DataFrame) -> dict | None:
@@ -73,17 +75,22 @@ def payoff_chart(trade: dict | None):
     return fig
 
 
-def cumulative_chart(daily: pl.DataFrame, matched_value: float, capital: float):
+def cumulative_chart(daily: pl.DataFrame, capital: float):
+    """Cumulative condor gamma bleed and theta (left axis) against the cumulative LVR of a
+    pool with the book's capital (right axis); shaded: sessions with a condor held."""
     fig, ax = plt.subplots(figsize=(9, 4))
-    scale = matched_value / capital if np.isfinite(matched_value) and matched_value > 0 else 1.0
-    ax.plot(daily["date"], -daily["condor_gamma_pnl_cum"] / 1e3, label="condor gamma bleed, cumulative (−Σ ½ΓdS²)")
-    ax.plot(daily["date"], daily["condor_theta_pnl_cum"] / 1e3, label="condor theta, cumulative")
-    ax.plot(daily["date"], daily["lvr"].cum_sum() * scale / 1e3,
-            label=f"LVR of a gamma-matched pool (${matched_value / 1e6:,.1f}M), cumulative")
-    ax.plot(daily["date"], daily["lvr"].cum_sum() / 1e3, ls="--",
-            label=f"LVR of a pool with the book's capital (${capital / 1e6:,.1f}M)")
-    ax.set_ylabel("$ thousands")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.plot(daily["date"], -daily["condor_gamma_pnl_cum"] / 1e3, color="C0", label="condor gamma bleed (−Σ ½ΓdS²)")
+    ax.plot(daily["date"], daily["condor_theta_pnl_cum"] / 1e3, color="C1", label="condor theta (Σ Θ dt)")
+    ax.fill_between(daily["date"], 0, 1, where=(daily["condor_positions_open"] > 0).to_list(), color="grey", alpha=0.15,
+                    transform=ax.get_xaxis_transform(), label="condor held")
+    ax.set_ylabel("condor, cumulative ($ thousands)")
+    right = ax.twinx()
+    right.plot(daily["date"], daily["lvr"].cum_sum() / 1e3, color="C2", label=f"pool LVR (${capital / 1e6:,.1f}M pool)")
+    right.plot(daily["date"], daily["breakeven_fee_cum"] / 1e3, color="C2", ls=":", label="pool breakeven fees (V σ²/8 dt)")
+    right.set_ylabel("pool, cumulative ($ thousands)")
+    lines = ax.get_legend_handles_labels()
+    more = right.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="upper left")
     ax.set_title("Short convexity on the same SPX path: pool LVR vs condor gamma P&L")
     fig.tight_layout()
     return fig
@@ -120,17 +127,21 @@ def amm_comparison(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     prices = store.read("spx_daily").join(sessions, on="date").select("date", pl.col("close").alias("price"))
     daily = amm_vs_condor_daily(constant_product_pool(prices, capital), condor_decomposition(backtest, positions))
     unhedged = trades.filter(pl.col("strategy") == "unhedged") if trades.height else trades
+    trade = representative_trade(trades, positions) if trades.height else None
+    rows = comparison_summary(daily, capital, unhedged)
+    if trade is not None:
+        curves = payoff_curves(trade, trade["entry_dollar_gamma"], trade["entry_theta"], PAYOFF_RATIOS)
+        rows += payoff_metrics(curves, trade)
     start, end = daily["date"].min(), daily["date"].max()
-    summary = pl.DataFrame(comparison_summary(daily, capital, unhedged)).with_columns(
+    summary = pl.DataFrame(rows).with_columns(
         pl.col("value").fill_nan(None), start_date=pl.lit(start), end_date=pl.lit(end)
     )
     store.write_table("amm_comparison", daily)
     store.write_table("amm_summary", summary)
     numbers = {m: (float("nan") if v is None else v) for m, v in zip(summary["metric"], summary["value"])}
-    trade = representative_trade(trades, positions) if trades.height else None
     charts = {
         "payoffs": png_markdown(payoff_chart(trade)),
-        "cumulative_lvr_vs_gamma": png_markdown(cumulative_chart(daily, numbers["gamma_matched_pool_value"], capital)),
+        "cumulative_lvr_vs_gamma": png_markdown(cumulative_chart(daily, capital)),
     }
     plt.close("all")
     headline = {k: float(numbers[k]) for k in ("pool_lvr_rate", "pool_lvr_rate_theory", "theta_over_gamma",

@@ -17,6 +17,7 @@ from features.amm import (
     impermanent_loss,
     lvr_step_expectation,
     payoff_curves,
+    payoff_metrics,
 )
 from features.black76 import black76_greeks
 from features.condor_management import manage_positions
@@ -238,7 +239,7 @@ def test_short_gamma_book_breakeven_vol_is_the_implied_vol_under_black_scholes()
     g = black76_greeks(f, k, t, 0.18, 1.0, np.array([False, True, True]))
     positions = pl.DataFrame({
         "date": [date(2024, 1, 2)] * 3, "held": [True] * 3, "underlying": [f] * 3,
-        "net_gamma": -100.0 * g["gamma"], "net_theta": -100.0 * g["theta"], "net_vega": -g["vega"],
+        "net_delta": -100.0 * g["delta"], "net_gamma": -100.0 * g["gamma"], "net_theta": -100.0 * g["theta"], "net_vega": -g["vega"],
     })
     daily = pl.DataFrame({"strategy": ["unhedged"], "date": [date(2024, 1, 2)], "condor_pnl": [0.0], "attr_delta": [0.0],
                           "attr_gamma": [0.0], "attr_theta": [0.0], "attr_vega": [0.0]})
@@ -258,3 +259,15 @@ def test_comparison_puts_pool_and_condor_on_the_same_sessions_and_measures_their
     assert s["condor_gamma_pnl_total"] == pytest.approx(c["condor_gamma_pnl"].sum())
     # measured LVR rate against sigma^2/8 of the same realized variance: third-order apart
     assert s["pool_lvr_rate"] == pytest.approx(s["pool_lvr_rate_theory"], rel=0.1)
+
+
+def test_payoff_metrics_read_the_curves_at_the_requested_ratios_in_units_of_credit():
+    trade = dict(lp_strike=3700.0, sp_strike=3850.0, sc_strike=4150.0, lc_strike=4300.0, credit_fill=6.0, contracts=2,
+                 entry_date=date(2024, 1, 2), expiration=date(2024, 2, 16), entry_underlying=4000.0)
+    curves = payoff_curves(trade, -2.0e5, 40.0, np.array([0.8, 1.0, 1.2]))
+    m = {r["metric"]: r["value"] for r in payoff_metrics(curves, trade, at=(0.8, 1.2))}
+    assert m["payoff_trade_credit"] == pytest.approx(1200.0)
+    assert m["payoff_condor_at_0.8"] == pytest.approx(-100 * 2 * (150 - 6.0) / 1200.0)
+    assert m["payoff_pool_at_1.2"] == pytest.approx((1800.0 - 0.8e6 * (np.sqrt(1.2) - 1) ** 2) / 1200.0)
+    with pytest.raises(ValueError, match="grid"):
+        payoff_metrics(curves, trade, at=(0.9,))
