@@ -260,11 +260,13 @@ def condor_decomposition(backtest_daily: pl.DataFrame, positions: pl.DataFrame) 
     return out.sort("date")
 
 
-def amm_vs_condor_daily(pool: pl.DataFrame, condor: pl.DataFrame) -> pl.DataFrame:
+def amm_vs_condor_daily(pool: pl.DataFrame, condor: pl.DataFrame, implied_vol: pl.DataFrame | None = None) -> pl.DataFrame:
     """The pool and the condor book on one row per session, with cumulative sums.
 
     ``pool`` from :func:`constant_product_pool`, ``condor`` from
-    :func:`condor_decomposition` (sessions where the backtest has no row get zeros).
+    :func:`condor_decomposition` (sessions where the backtest has no row get zeros);
+    ``implied_vol`` (optional): ``date, implied_vol`` (e.g. VIX / 100, decimal) kept as a
+    column so the summary can set the condor's breakeven vol against it.
     Adds ``lvr_cum``, ``breakeven_fee_cum``, ``condor_gamma_pnl_cum``,
     ``condor_theta_pnl_cum``, ``condor_pnl_cum``, ``hedge_pnl_cum`` ($) and
     ``condor_gamma_bleed_expected`` (``-dollar_gamma_{t-1} (ln S_t/S_{t-1})^2``: the
@@ -272,6 +274,8 @@ def amm_vs_condor_daily(pool: pl.DataFrame, condor: pl.DataFrame) -> pl.DataFram
     """
     cols = [c for c in condor.columns if c != "date"]
     d = pool.join(condor, on="date", how="left").sort("date")
+    if implied_vol is not None:
+        d = d.join(implied_vol.select("date", pl.col("implied_vol").cast(pl.Float64)), on="date", how="left")
     d = d.with_columns(
         *[pl.col(c).fill_null(0) for c in cols if c != "condor_breakeven_vol"],
     ).with_columns(
@@ -453,6 +457,19 @@ def comparison_summary(daily: pl.DataFrame, capital: float, trades: pl.DataFrame
         ("pool_rebalancing_sessions", int((d["arb_volume"].to_numpy() > 0).sum()), "sessions",
          "sessions on which the pool rebalanced (every session the price moved)"),
     ]
+    if "implied_vol" in d.columns:
+        both = d.filter(pl.col("condor_breakeven_vol").is_not_null() & pl.col("implied_vol").is_not_null())
+        fee_rate = d["breakeven_fee"].to_numpy()[1:] / d["pool_value"].to_numpy()[:-1]
+        iv_prev = d["implied_vol"].to_numpy()[:-1]
+        ok = np.isfinite(iv_prev)
+        rows += [
+            ("corr_breakeven_vol_implied", _corr(both["condor_breakeven_vol"].to_numpy(), both["implied_vol"].to_numpy()),
+             "correlation", "the condor's daily breakeven vol against the market's implied vol (VIX): premium scales with implied vol"),
+            ("breakeven_vol_over_implied", float((both["condor_breakeven_vol"] / both["implied_vol"]).median()) if both.height
+             else float("nan"), "ratio", "median of the condor's breakeven vol / VIX (its strikes sit on the smile's wings)"),
+            ("corr_breakeven_fee_implied", _corr(fee_rate[ok], iv_prev[ok] ** 2), "correlation",
+             "the pool's daily breakeven fee rate (realized ln^2 / 8) against the previous close's implied variance"),
+        ]
     if trades is not None and trades.height:
         t = trades
         width = pl.max_horizontal(pl.col("sp_strike") - pl.col("lp_strike"), pl.col("lc_strike") - pl.col("sc_strike"))

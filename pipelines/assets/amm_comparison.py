@@ -108,7 +108,7 @@ def initial_equity(summary: pl.DataFrame) -> float:
             group_name=GROUP,
             owners=OWNERS,
             kinds=KINDS,
-            deps=["backtest_daily", "backtest_summary", "condor_positions", "condor_trades", "spx_daily"],
+            deps=["backtest_daily", "backtest_summary", "condor_positions", "condor_trades", "spx_daily", "vix_term_structure"],
             automation_condition=dg.AutomationCondition.eager(),
             description=desc,
         )
@@ -125,7 +125,8 @@ def amm_comparison(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     capital = initial_equity(store.read("backtest_summary"))
     sessions = backtest.select(pl.col("date").unique())
     prices = store.read("spx_daily").join(sessions, on="date").select("date", pl.col("close").alias("price"))
-    daily = amm_vs_condor_daily(constant_product_pool(prices, capital), condor_decomposition(backtest, positions))
+    vix = store.read("vix_term_structure").filter(pl.col("series") == "VIX").select("date", (pl.col("value") / 100.0).alias("implied_vol"))
+    daily = amm_vs_condor_daily(constant_product_pool(prices, capital), condor_decomposition(backtest, positions), vix)
     unhedged = trades.filter(pl.col("strategy") == "unhedged") if trades.height else trades
     trade = representative_trade(trades, positions) if trades.height else None
     rows = comparison_summary(daily, capital, unhedged)

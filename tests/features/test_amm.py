@@ -250,9 +250,12 @@ def test_short_gamma_book_breakeven_vol_is_the_implied_vol_under_black_scholes()
 def test_comparison_puts_pool_and_condor_on_the_same_sessions_and_measures_their_co_movement(held_condor):
     c, spx = held_condor
     pool = constant_product_pool(spx.select("date", pl.col("close").alias("price")), 1e6)
-    d = amm_vs_condor_daily(pool, c)
+    d = amm_vs_condor_daily(pool, c, spx.select("date", pl.lit(IV).alias("implied_vol")))
     assert d.height == spx.height and d["date"].to_list() == spx["date"].to_list()
     s = {r["metric"]: r["value"] for r in comparison_summary(d, 1e6)}
+    # every leg is a Black-76 option at the same vol with no rates: 365 theta = -1/2 Gamma F^2 IV^2 leg by
+    # leg, so the book's breakeven vol is that implied vol on every session
+    assert s["breakeven_vol_over_implied"] == pytest.approx(1.0, rel=1e-9)
     # both are paid by squared moves: LVR and the gamma bleed move together day by day
     assert s["corr_lvr_gamma_open"] > 0.8
     assert s["pool_lvr_total"] == pytest.approx(d["lvr"].sum())
