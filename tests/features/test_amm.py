@@ -66,7 +66,7 @@ def _swap_reference(s: np.ndarray, capital: float) -> tuple[np.ndarray, np.ndarr
         for _ in range(200):
             dx = 0.5 * (lo + hi)
             nx = x + dx
-            ny = y - (y - k / nx)  # cash out = y - k / (x + dx)
+            ny = k / nx  # the swap pays out y - k / (x + dx) cash, leaving k / (x + dx)
             if ny / nx > target:
                 lo = dx
             else:
