@@ -482,4 +482,5 @@ def comparison_summary(daily: pl.DataFrame, capital: float, trades: pl.DataFrame
             ("condor_exits_managed", int(t.filter(~pl.col("exit_reason").is_in(["expiration", "open"])).height), "trades",
              "trades closed by a management rule (the condor's only 'rebalancing')"),
         ]
-    return [{"metric": m, "value": float(v), "units": u, "description": desc} for m, v, u, desc in rows]
+    # + 0.0 turns a -0.0 (a zero gamma bleed in the tail, negated) into 0.0
+    return [{"metric": m, "value": float(v) + 0.0, "units": u, "description": desc} for m, v, u, desc in rows]
