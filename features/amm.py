@@ -264,7 +264,8 @@ def amm_vs_condor_daily(pool: pl.DataFrame, condor: pl.DataFrame, implied_vol: p
     """The pool and the condor book on one row per session, with cumulative sums.
 
     ``pool`` from :func:`constant_product_pool`, ``condor`` from
-    :func:`condor_decomposition` (sessions where the backtest has no row get zeros);
+    :func:`condor_decomposition` (sessions where the backtest has no row get zeros; a
+    backtest session without a price is an error);
     ``implied_vol`` (optional): ``date, implied_vol`` (e.g. VIX / 100, decimal) kept as a
     column so the summary can set the condor's breakeven vol against it.
     Adds ``lvr_cum``, ``breakeven_fee_cum``, ``condor_gamma_pnl_cum``,
@@ -272,6 +273,10 @@ def amm_vs_condor_daily(pool: pl.DataFrame, condor: pl.DataFrame, implied_vol: p
     ``condor_gamma_bleed_expected`` (``-dollar_gamma_{t-1} (ln S_t/S_{t-1})^2``: the
     bleed the previous close's book greeks predict from the realized move, $).
     """
+    missing = condor.join(pool.select("date"), on="date", how="anti")
+    if missing.height:
+        # the book's P&L on such a session would silently drop out of every comparison
+        raise ValueError(f"no SPX price for {missing.height} session(s) of the condor book, first {missing['date'].min()}")
     cols = [c for c in condor.columns if c != "date"]
     d = pool.join(condor, on="date", how="left").sort("date")
     if implied_vol is not None:

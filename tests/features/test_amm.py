@@ -274,3 +274,10 @@ def test_payoff_metrics_read_the_curves_at_the_requested_ratios_in_units_of_cred
     assert m["payoff_pool_at_1.2"] == pytest.approx((1800.0 - 0.8e6 * (np.sqrt(1.2) - 1) ** 2) / 1200.0)
     with pytest.raises(ValueError, match="grid"):
         payoff_metrics(curves, trade, at=(0.9,))
+
+
+def test_a_condor_session_without_an_spx_price_is_refused(held_condor):
+    c, spx = held_condor
+    pool = constant_product_pool(spx.slice(0, spx.height - 1).select("date", pl.col("close").alias("price")), 1e6)
+    with pytest.raises(ValueError, match="no SPX price for 1 session"):
+        amm_vs_condor_daily(pool, c)
