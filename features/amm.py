@@ -268,7 +268,7 @@ def amm_vs_condor_daily(pool: pl.DataFrame, condor: pl.DataFrame, implied_vol: p
     backtest session without a price is an error);
     ``implied_vol`` (optional): ``date, implied_vol`` (e.g. VIX / 100, decimal) kept as a
     column so the summary can set the condor's breakeven vol against it.
-    Adds ``lvr_cum``, ``breakeven_fee_cum``, ``condor_gamma_pnl_cum``,
+    Adds ``breakeven_fee_cum``, ``condor_gamma_pnl_cum``,
     ``condor_theta_pnl_cum``, ``condor_pnl_cum``, ``hedge_pnl_cum`` ($) and
     ``condor_gamma_bleed_expected`` (``-dollar_gamma_{t-1} (ln S_t/S_{t-1})^2``: the
     bleed the previous close's book greeks predict from the realized move, $).
