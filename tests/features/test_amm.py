@@ -233,6 +233,25 @@ def test_condor_gamma_theta_decomposition_reconciles_with_its_pnl_up_to_higher_o
     assert int(np.argmax(c["condor_residual"].abs().to_numpy()[1:])) == int(np.argmax(moves))
 
 
+def test_condor_residual_is_exactly_the_taylor_remainder_of_black76_re_marking(held_condor):
+    """Independent reconciliation: reprice the four legs with Black-76 at each close and take
+    the exact change of the book minus delta dS + gamma dS^2/2 + theta dt at the previous
+    close's greeks; that remainder must be the attribution's residual to rounding (1e-6 $)."""
+    c, spx = held_condor
+    chain, _, _ = _flat_vol_market()
+    s = spx["close"].to_numpy()
+    t = chain.group_by("quote_date").agg(pl.col("years_to_expiry").first()).sort("quote_date")["years_to_expiry"].to_numpy()
+    days = np.diff(spx["date"].to_numpy().astype("datetime64[D]")).astype(float)
+    legs = [(3700.0, False, 1), (3850.0, False, -1), (4150.0, True, -1), (4300.0, True, 1)]
+    remainder = np.zeros(s.size)
+    for k, call, sign in legs:  # four legs: the reference is written leg by leg
+        g = black76_greeks(s, k, t, IV, 1.0, np.full(s.size, call))
+        ds = np.diff(s)
+        taylor = g["delta"][:-1] * ds + 0.5 * g["gamma"][:-1] * ds**2 + g["theta"][:-1] * days
+        remainder[1:] += sign * 10 * 100 * (np.diff(g["price"]) - taylor)
+    assert c["condor_residual"].to_numpy() == pytest.approx(remainder, abs=1e-6)
+
+
 def test_short_gamma_book_breakeven_vol_is_the_implied_vol_under_black_scholes():
     """For a short Black-76 option with no rates, 365 theta = -1/2 Gamma F^2 sigma^2 exactly."""
     f, k, t = 4000.0, np.array([3900.0, 4000.0, 4150.0]), 30 / 365
