@@ -20,9 +20,10 @@ import polars as pl  # noqa: E402
 from features.amm import (  # noqa: E402
     amm_vs_condor_daily, comparison_summary, condor_decomposition, constant_product_pool, payoff_curves, payoff_metrics,
 )
-from pipelines.assets.common import KINDS  # noqa: E402
+from pipelines.assets.common import KINDS, code_version  # noqa: E402
 from pipelines.checks import contract_check, contract_check_result  # noqa: E402
-from pipelines.metadata import png_markdown, preview, table_metadata  # noqa: E402
+from pipelines.metadata import definition_metadata, png_markdown, preview, table_metadata  # noqa: E402
+from pipelines.warehouse import TABLES as LAYOUTS  # noqa: E402
 from pipelines.resources import WarehouseResource  # noqa: E402
 
 GROUP = "decisions"
@@ -109,7 +110,8 @@ def initial_equity(summary: pl.DataFrame) -> float:
             owners=OWNERS,
             kinds=KINDS,
             deps=["backtest_daily", "backtest_summary", "condor_positions", "condor_trades", "spx_daily", "vix_term_structure"],
-            automation_condition=dg.AutomationCondition.eager(),
+            code_version=code_version(__name__),
+            metadata=definition_metadata(name, LAYOUTS[name].date_column),
             description=desc,
         )
         for name, desc in DESCRIPTIONS.items()
@@ -148,7 +150,7 @@ def amm_comparison(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     headline = {k: float(numbers[k]) for k in ("pool_lvr_rate", "pool_lvr_rate_theory", "theta_over_gamma",
                                                 "corr_lvr_gamma_open", "condor_breakeven_vol", "realized_vol")
                 if np.isfinite(numbers[k])}
-    yield dg.MaterializeResult(asset_key="amm_comparison", metadata=table_metadata(daily, "amm_comparison") | charts)
-    yield dg.MaterializeResult(asset_key="amm_summary", metadata=table_metadata(summary, "amm_summary") | {"preview": preview(summary, rows=summary.height)} | headline)
+    yield dg.MaterializeResult(asset_key="amm_comparison", metadata=table_metadata(daily, "date") | charts)
+    yield dg.MaterializeResult(asset_key="amm_summary", metadata=table_metadata(summary) | {"preview": preview(summary, rows=summary.height)} | headline)
     for table in TABLES:
         yield contract_check_result(store, table)
