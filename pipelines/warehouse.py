@@ -101,6 +101,8 @@ TABLES: dict[str, TableLayout] = {
         _layout("hedge_layers", "date", "all"),
         _layout("backtest_daily", "date", "all"),
         _layout("backtest_summary", "start_date", "all"),
+        _layout("amm_comparison", "date", "all"),
+        _layout("amm_summary", "start_date", "all"),
         _layout("ingest_log", "ingested_at", "all"),
     ]
 }
