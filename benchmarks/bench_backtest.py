@@ -21,15 +21,9 @@ import polars as pl
 import talib
 
 from features.black76 import black76_greeks
+from features.calendar import third_friday
 
 from features.strategy_config import StrategyConfig
-
-
-def _third_friday(y: int, m: int) -> np.datetime64:
-    first = np.datetime64(f"{y:04d}-{m:02d}-01")
-    wd = (int(first.astype("datetime64[D]").view("int64")) + 3) % 7  # Monday = 0; 1970-01-01 a Thursday
-    first_friday = first + np.timedelta64((4 - wd) % 7, "D")
-    return first_friday + np.timedelta64(14, "D")
 
 
 def synthetic_market(n_days: int = 1260, seed: int = 7) -> dict[str, pl.DataFrame]:
@@ -83,7 +77,7 @@ def synthetic_market(n_days: int = 1260, seed: int = 7) -> dict[str, pl.DataFram
 
     # expirations: Fridays; third Fridays are SPX AM, the others SPXW PM
     fridays = np.arange(np.datetime64("2019-01-04"), dates[-1] + np.timedelta64(120, "D"), np.timedelta64(7, "D"))
-    third = np.array([_third_friday(int(str(f)[:4]), int(str(f)[5:7])) for f in fridays])
+    third = np.array([np.datetime64(third_friday(int(str(f)[:4]), int(str(f)[5:7]))) for f in fridays])
     is_third = fridays == third
     # VX futures: the Wednesday 30 days before the following month's third Friday, approximated
     # by the third Friday minus 2 days (good enough for a benchmark)

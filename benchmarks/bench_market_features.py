@@ -20,7 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from features.market_features import market_features  # noqa: E402
 from features.regimes import market_regimes  # noqa: E402
-from features.synthetic_market import simulate_market  # noqa: E402
+from features.calendar import LAST_CALENDAR_DAY, all_sessions  # noqa: E402
+from features.simulate import SimulationConfig, simulate_daily  # noqa: E402
+from pipelines.events_calendar import events_between  # noqa: E402
 
 
 def main() -> None:
@@ -31,7 +33,11 @@ def main() -> None:
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    m = simulate_market(args.days, seed=args.seed)
+    # the pipeline's own simulator, from its first partition (2000-01-03)
+    days = [d for d in all_sessions() if d.year >= 2000][: args.days]
+    sim = simulate_daily(days, events_between(days[0], LAST_CALENDAR_DAY), SimulationConfig(seed=args.seed))
+    m = argparse.Namespace(spx_daily=sim.spx_daily, breadth=sim.breadth_daily, vix_ts=sim.vix_term_structure,
+                           vx_futures=sim.vx_futures, events=sim.events)
     sim_s = time.perf_counter() - t0
     input_rows = m.spx_daily.height + m.breadth.height + m.vix_ts.height + m.vx_futures.height + m.events.height
     print(f"simulated {args.days} sessions ({input_rows} input rows) in {sim_s:.2f} s")

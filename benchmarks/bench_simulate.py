@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import polars as pl  # noqa: E402
 
 from features.simulate import SimulationConfig, simulate_chain, simulate_daily  # noqa: E402
-from features.simulate.calendar import business_days  # noqa: E402
+from features.calendar import business_days  # noqa: E402
 
 
 def main() -> None:

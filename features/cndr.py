@@ -21,14 +21,17 @@ Rules as replicated here:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+
 import numpy as np
 import polars as pl
 
 from features.condor import eod_quotes, valid_quotes
-from features.condor_management import manage_positions
+from features.condor_management import manage_positions, position_id
 from features.strategy_config import CndrConfig, ManagementConfig, StrategyConfig
 
-__all__ = ["cndr_entries", "cndr_benchmark"]
+__all__ = ["cndr_entries", "cndr_benchmark", "CndrCarry"]
 
 
 def cndr_entries(option_features: pl.DataFrame, config: CndrConfig) -> pl.DataFrame:
@@ -94,13 +97,36 @@ def cndr_benchmark(
     option_features: pl.DataFrame,
     spx_settlement: pl.DataFrame,
     config: StrategyConfig,
+    sessions: pl.Series | None = None,
+    carry: CndrCarry | None = None,
     cash_rates: pl.DataFrame | None = None,
+    risk_fraction: float | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Daily equity of the CNDR-rules benchmark.
 
-    ``cash_rates`` (``date, rate``: the simple ACT/365 rate accruing from the previous session
-    to ``date``, e.g. the T-bill yield of :func:`features.realpath.inputs.cash_rates`) replaces
-    the constant ``config.backtest.cash_rate`` when given.
+    Accounting, session by session (``g_t = 1 + r dd_t / 365``, ``r`` the cash rate, ``dd``
+    calendar days since the previous session): ``E_t = E_{t-1} g_t + sum_i u_i p_i(t)`` with
+    ``p_i(t)`` the P&L of one condor ``i`` on ``t`` and ``u_i`` its units. On a roll date the
+    new condor's units are ``max(E_{t-1} g_t + held_t, 0) / (100 S)`` where ``held_t`` is the
+    P&L of what was already held (the settling condor) and ``S`` the index level.
+
+    Parameters
+    ----------
+    sessions : pl.Series, optional
+        The sessions to report (default: every quote date of ``option_features``). Rows of
+        earlier sessions in ``option_features`` are only used to mark carried positions.
+    carry : CndrCarry, optional
+        State at the session before the first of ``sessions`` (a continued run): equity,
+        that session's date and the condors then held with their units.
+    cash_rates : pl.DataFrame, optional
+        ``date, rate``: the simple ACT/365 rate accruing from the previous session to
+        ``date`` (e.g. the T-bill yield of :func:`features.realpath.inputs.cash_rates`); replaces
+        the constant ``config.backtest.cash_rate`` where given.
+    risk_fraction : float, optional
+        Sizes each monthly condor so that its maximum loss at entry (widest wing minus the mid
+        credit, x 100) is this fraction of equity (e.g. the condor book's
+        ``CondorConfig.risk_fraction``), instead of one condor per index level of collateral:
+        the CNDR rules at the condor book's risk, for a side-by-side comparison.
 
     Returns
     -------
@@ -110,67 +136,83 @@ def cndr_benchmark(
         The monthly condors with ``units`` (fractional condors) and dollar ``pnl``.
     """
     option_features = eod_quotes(option_features)
-    entries = cndr_entries(option_features, config.cndr)
+    if sessions is None:
+        sessions = option_features["quote_date"].unique()
+    days = sessions.unique().sort().to_frame("date")
+    first = days["date"].min()
+    window = option_features.filter(pl.col("quote_date") >= first) if first is not None else option_features
+    entries = cndr_entries(window, config.cndr).with_columns(pl.lit(None, dtype=pl.Float64).alias("units"))
+    if carry is not None and carry.open_entries.height:
+        entries = pl.concat([carry.open_entries, entries], how="diagonal_relaxed")
+    entries = entries.sort("date")
     hold = StrategyConfig(
         condor=config.condor,
         management=ManagementConfig(profit_take=None, stop_multiple=None, time_exit_dte=None, breach_action="ignore"),
         hedge=config.hedge, fill=config.fill, backtest=config.backtest, cndr=config.cndr,
     )
-    days = option_features.select(pl.col("quote_date").unique().alias("date")).sort("date")
     dates = days["date"].to_numpy()
     n = dates.size
     r = config.backtest.cash_rate
     if cash_rates is not None:
         r = days.join(cash_rates.select("date", "rate"), on="date", how="left")["rate"].fill_null(r).to_numpy()
-    dd = np.r_[0.0, np.diff(dates).astype("timedelta64[D]").astype(float)]
-    growth = 1.0 + r * dd / 365.0
+    prev_date = np.datetime64(carry.prev_date, "D") if carry is not None else None
+    prev_dates = np.r_[dates[:1] if prev_date is None else np.array([prev_date], dtype=dates.dtype), dates[:-1]]
+    growth = 1.0 + r * (dates - prev_dates).astype("timedelta64[D]").astype(float) / 365.0
     e0 = config.backtest.initial_equity
-    if entries.height == 0:
-        equity = e0 * np.cumprod(growth)
-        daily = days.with_columns(
-            pl.lit(0.0).alias("condor_pnl"), pl.Series("equity", equity),
-        ).with_columns(
-            (pl.col("equity") - pl.col("equity").shift(1, fill_value=e0)).alias("pnl")
-        ).with_columns(pl.col("pnl").alias("interest"))
-        return daily.select("date", "condor_pnl", "interest", "pnl", "equity"), entries
-    pdaily, trades = manage_positions(entries, option_features, spx_settlement, hold)
-    # per-unit P&L of each position by session index
-    pid = pdaily["position_id"].to_numpy()
-    di = np.searchsorted(dates, pdaily["date"].to_numpy())
-    unit_pnl = np.zeros((trades.height, n))
-    unit_pnl[pid, di] = pdaily["pnl"].to_numpy()
-    entry_idx = np.searchsorted(dates, trades["entry_date"].to_numpy())
-    notional = entries.sort("date")["underlying_price"].to_numpy() * 100.0
-    units = np.zeros(trades.height)
+    start_equity = carry.equity if carry is not None else e0
+    if entries.height:
+        pdaily, trades = manage_positions(entries, option_features, spx_settlement, hold)
+        pdaily = pdaily.filter(pl.col("date") >= first)
+        ids = trades["position_id"].to_numpy()  # sorted
+        rows = np.searchsorted(ids, pdaily["position_id"].to_numpy())
+        di = np.searchsorted(dates, pdaily["date"].to_numpy())
+        unit_pnl = np.zeros((ids.size, n))
+        unit_pnl[rows, di] = pdaily["pnl"].to_numpy()
+        entry_idx = np.searchsorted(dates, trades["entry_date"].to_numpy())
+        by_id = trades.select("position_id").join(
+            entries.select(position_id(pl.col("date")), "underlying_price", "max_width", "mid_credit", "units"),
+            on="position_id", how="left")
+        if risk_fraction is None:
+            per_dollar = 1.0 / (by_id["underlying_price"].to_numpy() * 100.0)
+        else:
+            max_loss = (by_id["max_width"] - by_id["mid_credit"]).clip(lower_bound=0.05).to_numpy()
+            per_dollar = risk_fraction / (max_loss * 100.0)
+        units = by_id["units"].fill_null(np.nan).to_numpy().astype(float)
+    else:
+        trades = entries
+        unit_pnl, entry_idx, per_dollar, units = np.zeros((0, n)), np.zeros(0, dtype=int), np.zeros(0), np.zeros(0)
     equity = np.empty(n)
     condor = np.zeros(n)
-    # cycles: [0, first roll), then [roll_i, roll_{i+1}); one loop step per monthly roll
-    bounds = np.r_[0, entry_idx, n]
-    prev_e = e0
-    for c in range(bounds.size - 1):  # ~12 iterations per year
-        lo, hi = bounds[c], bounds[c + 1]
-        if hi <= lo:
-            continue
-        g = growth[lo:hi].copy()
-        if c == 0 and lo == 0:
-            g[0] = 1.0
-        x = np.zeros(hi - lo)
-        if c >= 1:
-            i = c - 1  # position entered on session lo
-            # P&L of everything already held on the roll day (the settling condor) sizes the new one
-            held = units[:i] @ unit_pnl[:i, lo:hi] if i > 0 else np.zeros(hi - lo)
-            pre = prev_e * g[0] + held[0]
-            units[i] = max(pre, 0.0) / notional[i]
-            x = held + units[i] * unit_pnl[i, lo:hi]
-        gg = np.cumprod(g)
-        eq = gg * (prev_e + np.cumsum(x / gg))
-        equity[lo:hi] = eq
-        condor[lo:hi] = x
-        prev_e = eq[-1]
-    pnl = np.diff(np.r_[e0, equity])
+    prev_e = start_equity
+    # one step per session (a few thousand), so that a continued run repeats a full run's
+    # arithmetic exactly; the work per step is a dot product over the few held condors
+    for t in range(n):
+        new = np.flatnonzero((entry_idx == t) & np.isnan(units))
+        held_rows = np.flatnonzero(np.isfinite(units))
+        held = float(units[held_rows] @ unit_pnl[held_rows, t]) if held_rows.size else 0.0
+        pre = prev_e * growth[t] + held
+        x = held
+        for i in new:  # at most one roll a session
+            units[i] = max(pre, 0.0) * per_dollar[i]
+            x += units[i] * unit_pnl[i, t]
+        equity[t] = prev_e * growth[t] + x
+        condor[t] = x
+        prev_e = equity[t]
+    pnl = np.diff(np.r_[start_equity, equity])
     daily = days.with_columns(
         pl.Series("condor_pnl", condor), pl.Series("interest", pnl - condor), pl.Series("pnl", pnl),
         pl.Series("equity", equity),
     )
-    trades = trades.with_columns(pl.Series("units", units), (pl.col("pnl") * pl.Series(units)).alias("pnl"))
+    if entries.height:
+        trades = trades.with_columns(pl.Series("units", units), (pl.col("pnl") * pl.Series(units)).alias("pnl"))
     return daily.select("date", "condor_pnl", "interest", "pnl", "equity"), trades
+
+
+@dataclass(frozen=True)
+class CndrCarry:
+    """The CNDR benchmark's state at the end of ``prev_date``: its equity and the condors
+    it holds (entry rows as :func:`cndr_entries` gives them, with their ``units``)."""
+
+    prev_date: date
+    equity: float
+    open_entries: pl.DataFrame

@@ -10,22 +10,28 @@ Conventions: prices, strikes, credits and losses in index points per one condor 
 of each leg); dollars are points x 100 (the SPX multiplier); days are calendar days; volatility
 is an annualized decimal; ``years`` is ACT/365.
 
-Point in time: the decision for session ``t`` uses that session's end-of-day chain and the
-market-feature row with the latest ``date`` whose ``available_at`` falls on or before ``t``
-(:func:`features_as_of`); nothing later.  The fills of the management module happen at the
+Point in time: the decision for session ``t`` is taken at its decision instant (16:15
+America/New_York, :func:`features.point_in_time.decision_time`) on that session's end-of-day
+chain and the market-feature row known at that instant, revision by revision
+(:func:`features.point_in_time.features_at_sessions`); a revision published later, even the
+same evening, is not seen.  The fills of the management module happen at the
 same end-of-day quotes the decision saw.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
 
 import numpy as np
 import polars as pl
 from scipy.special import ndtr
 
 from features.black76 import black76_price
+from features.point_in_time import eod_rows_known_at_sessions, features_at_sessions
 from features.strategy_config import CondorConfig, StrategyConfig
 
-__all__ = ["condor_decisions", "eod_quotes", "features_as_of", "select_condor_legs", "valid_quotes"]
+__all__ = ["condor_decisions", "eod_quotes", "select_condor_legs", "valid_quotes"]
 
 LEGS = ("sp", "lp", "sc", "lc")  # short put, long put, short call, long call
 LEG_FIELDS = ("strike", "bid", "ask", "mid", "iv", "delta", "gamma", "vega", "theta")
@@ -41,57 +47,15 @@ def _condor_cfg(config: CondorConfig | StrategyConfig) -> CondorConfig:
 
 
 def eod_quotes(option_features: pl.DataFrame) -> pl.DataFrame:
-    """The end-of-day snapshot rows (``snapshot_kind == "eod"``) when the column is present.
-
-    Decisions, marks and fills all use the session's end-of-day quotes; overnight or intraday
-    snapshots of the same session are left out so that no contract appears twice.
-    """
-    if "snapshot_kind" in option_features.columns:
-        return option_features.filter(pl.col("snapshot_kind") == "eod")
-    return option_features
+    """The end-of-day option rows known at each session's decision instant (see
+    :func:`features.point_in_time.eod_rows_known_at_sessions`, the one point-in-time read
+    of option chains)."""
+    return eod_rows_known_at_sessions(option_features)
 
 
 def valid_quotes(option_features: pl.DataFrame) -> pl.DataFrame:
     """Rows with a usable two-sided quote: ``bid > 0`` and ``ask > bid``."""
     return option_features.filter((pl.col("bid") > 0) & (pl.col("ask") > pl.col("bid")))
-
-
-def features_as_of(dates: pl.DataFrame, features: pl.DataFrame) -> pl.DataFrame:
-    """Attach to each ``date`` the latest feature row known by that session's close.
-
-    Parameters
-    ----------
-    dates : pl.DataFrame
-        Column ``date`` (Date): decision sessions.
-    features : pl.DataFrame
-        Market features + regimes with ``date`` and ``available_at`` (Date or Datetime; a
-        Datetime is read as a local date).  Missing ``available_at`` means "known on ``date``".
-
-    Returns
-    -------
-    pl.DataFrame
-        ``dates`` with the feature columns and ``feature_date`` (the date of the row used);
-        the row is the one with the greatest ``(available date, date)`` not after the
-        decision date, so a value published later never leaks backwards.
-    """
-    f = features
-    if "available_at" in f.columns:
-        avail = pl.col("available_at")
-        if f.schema["available_at"] != pl.Date:
-            avail = avail.dt.date()
-        f = f.with_columns(avail.alias("_avail"))
-    else:
-        f = f.with_columns(pl.col("date").alias("_avail"))
-    f = (
-        f.with_columns(pl.max_horizontal("_avail", "date").alias("_avail"))
-        .drop("available_at", strict=False)
-        .rename({"date": "feature_date"})
-        .sort(["_avail", "feature_date"])
-    )
-    out = dates.select("date").sort("date").join_asof(
-        f, left_on="date", right_on="_avail", strategy="backward"
-    )
-    return out.drop("_avail")
 
 
 def _leg_frame(chain: pl.DataFrame, prefix: str) -> pl.DataFrame:
@@ -245,6 +209,7 @@ def condor_decisions(
     features_asof: pl.DataFrame,
     config: CondorConfig | StrategyConfig,
     equity: float | None = None,
+    entered_before: Sequence[date] = (),
 ) -> pl.DataFrame:
     """Enter-or-skip decision for a short iron condor on every quote date.
 
@@ -288,6 +253,9 @@ def condor_decisions(
     config : CondorConfig or StrategyConfig
     equity : float, optional
         Sizing equity in dollars; defaults to ``config.equity``.
+    entered_before : sequence of date
+        Entries made before the first quote date (a run continued from stored state): a
+        week or month that already holds one takes no further entry.
 
     Returns
     -------
@@ -299,7 +267,7 @@ def condor_decisions(
     eq = cfg.equity if equity is None else float(equity)
     option_features = eod_quotes(option_features)
     days = option_features.select(pl.col("quote_date").unique().alias("date")).sort("date")
-    feats = features_as_of(days, features_asof)
+    feats = features_at_sessions(features_asof, days)
     keep = ["date", "feature_date", *[c for c in FEATURE_COLUMNS if c in feats.columns]]
     feats = feats.select(keep)
     for c in ("vol_regime", "term_regime", "regime"):
@@ -393,8 +361,10 @@ def condor_decisions(
     else:
         raise ValueError(f"unknown entry_frequency {cfg.entry_frequency!r}")
     d = d.with_columns(eligible.alias("_elig"), period.alias("_period"))
+    before = pl.DataFrame({"date": pl.Series(list(entered_before), dtype=pl.Date)}).select(period.alias("_p"))
     d = d.with_columns(
-        (pl.col("_elig").cast(pl.Int64).cum_sum().over("_period", order_by="date")).alias("_nth")
+        (pl.col("_elig").cast(pl.Int64).cum_sum().over("_period", order_by="date")
+         + pl.col("_period").is_in(before["_p"].implode()).cast(pl.Int64)).alias("_nth")
     ).with_columns(
         (pl.col("_elig") & (pl.col("_nth") == 1)).alias("_enter"),
     )

@@ -36,7 +36,7 @@ from features.black76 import black76_price
 from features.condor import eod_quotes
 from features.strategy_config import FillConfig, ManagementConfig, StrategyConfig
 
-__all__ = ["buy_price", "sell_price", "manage_positions", "condor_legs"]
+__all__ = ["buy_price", "sell_price", "manage_positions", "condor_legs", "position_id"]
 
 _LEG_SPECS = (  # leg prefix, option type, sign (+1 long / -1 short)
     ("sp", "P", -1),
@@ -47,6 +47,16 @@ _LEG_SPECS = (  # leg prefix, option type, sign (+1 long / -1 short)
 
 
 LEG_STRIKES = ("lp_strike", "sp_strike", "sc_strike", "lc_strike")
+
+
+def position_id(entry_date: pl.Expr) -> pl.Expr:
+    """Id of the position entered on ``entry_date``: ``yyyymmdd x 10`` (at most one entry a
+    session); the position a breach roll opens is its parent's id + 1.
+
+    Derived from the entry alone, so the same position has the same id in a full-history
+    run, in a run over a later window and in a run continued from stored state.
+    """
+    return (entry_date.dt.strftime("%Y%m%d").cast(pl.Int64) * 10).alias("position_id")
 
 
 def _tick(price: pl.Expr) -> pl.Expr:
@@ -127,6 +137,9 @@ def _model_marks(g: pl.DataFrame, option_features: pl.DataFrame) -> pl.DataFrame
     if miss.height == 0:
         return g
     keys = ["date", "root", "expiration", "option_type"]
+    # only the expiries of the unquoted legs matter: restrict the chain to them first
+    need = miss.select(pl.col("date").alias("quote_date"), "root", "expiration").unique()
+    option_features = option_features.join(need, on=["quote_date", "root", "expiration"], how="semi")
     smile = (
         option_features.filter(pl.col("iv").is_not_null() & pl.col("iv").is_finite() & pl.col("mid").is_not_null())
         .select(pl.col("quote_date").alias("date"), "root", "expiration", "option_type", "strike", "iv")
@@ -229,14 +242,16 @@ def _generation(
     # An implied vol that no price fits is NaN (never 0); its greeks are NaN too. Treat them
     # as missing so the model mark and the carried-forward greeks apply, instead of letting
     # one NaN leg turn the book's vega (and the hedge sized on it) into NaN.
-    quotes = option_features.select(
+    # the rows of the held expiries only (a few of the chain's ~60)
+    held = option_features.join(legs.select("root", "expiration").unique(), on=["root", "expiration"], how="semi")
+    quotes = held.select(
         pl.col("quote_date").alias("date"), "root", "expiration", "strike", "option_type",
         "bid", "ask", "mid", *[pl.col(c).fill_nan(None) for c in ("iv", "delta", "gamma", "vega", "theta")],
     )
     ffill_cols = ["bid", "ask", "mid", "iv", "delta", "gamma", "vega", "theta"]
     settle = spx_settlement.select("date", "open", "close")
     g = grid.join(quotes, on=["date", "root", "expiration", "strike", "option_type"], how="left")
-    g = _model_marks(g, option_features)
+    g = _model_marks(g, held)
     g = (
         g.sort(["position_id", "leg", "date"])
         .with_columns([pl.col(c).forward_fill().over(["position_id", "leg"]) for c in ffill_cols])
@@ -503,7 +518,7 @@ def manage_positions(
     option_features = eod_quotes(option_features)
     if "action" in entries.columns:
         entries = entries.filter(pl.col("action") == "enter")
-    entries = entries.sort("date").with_row_index("position_id").with_columns(pl.col("position_id").cast(pl.Int64))
+    entries = entries.sort("date").with_columns(position_id(pl.col("date")))
     legs = condor_legs(entries).with_columns(pl.lit(True).alias("traded"))
     info = entries.select("position_id", "breakeven_put", "breakeven_call")
     daily, trades, rolls = _generation(legs, info, option_features, spx_settlement, config, mcfg.breach_action == "roll")
@@ -511,7 +526,7 @@ def manage_positions(
     if rolls.height:
         # second generation: the untested vertical carried at mid plus the new tested vertical
         new_id = rolls.select(
-            "position_id", (pl.col("position_id").rank("ordinal").cast(pl.Int64) + entries.height - 1).alias("new_id"),
+            "position_id", (pl.col("position_id") + 1).alias("new_id"),
             "exit_date", "tested", "new_short", "new_long",
         )
         kept = legs.join(new_id, on="position_id").filter(pl.col("option_type") != pl.col("tested"))

@@ -21,19 +21,9 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from features import nyse_calendar
+from features.calendar import holidays_array
 
 EVENT_KINDS: tuple[str, ...] = ("FOMC", "CPI", "PPI")
-
-
-def nyse_holidays(first: date, last: date) -> np.ndarray:
-    """NYSE full-day closures on weekdays in the years ``first.year .. last.year`` (datetime64[D]).
-
-    From the calendar shipped in :mod:`features.nyse_calendar` (1990–2035); outside it
-    no holidays are known and day counts use a plain Monday–Friday week.
-    """
-    hol = sorted(d for d in nyse_calendar.holidays() if first.year <= d.year <= last.year)
-    return np.array(hol, dtype="datetime64[D]")
 
 
 def _sessions_between(start: np.ndarray, end: np.ndarray, holidays: np.ndarray) -> np.ndarray:
@@ -62,7 +52,7 @@ def event_features(
         ahead or was at most ``window_after`` sessions ago (default: the session before
         and the session of a release).
     holidays : iterable of date, optional
-        NYSE holidays; default: the calendar shipped in :mod:`features.nyse_calendar`.
+        NYSE holidays; default: the calendar shipped in :mod:`features.calendar`.
 
     Returns
     -------
@@ -78,7 +68,7 @@ def event_features(
     if holidays is None:
         if all_dates.size:
             lo, hi = all_dates.min().astype(date), all_dates.max().astype(date)
-            hol = nyse_holidays(lo, hi + timedelta(days=10))
+            hol = holidays_array(lo, hi + timedelta(days=10))
         else:
             hol = np.array([], dtype="datetime64[D]")
     else:

@@ -240,11 +240,15 @@ def option_features(chain: pl.DataFrame) -> pl.DataFrame:
         ``forward, discount_factor``
             From :func:`parity_forwards`.
         ``intrinsic``
-            ``max(theta (S - K), 0)`` against the *spot* ``underlying_price``, the usual
-            quoted notion of intrinsic value for cash-settled SPX options.
+            ``D max(theta (F - K), 0)`` (index points): the value of exercising against
+            the discounted *forward*, the no-arbitrage lower bound of a European option on
+            the index (SPX options are European, and the forward is what they are priced
+            on). Against spot, a deep in-the-money put (worth about ``D (K - F)``, less
+            than ``K - S`` when rates exceed dividends) would show up to tens of points of
+            negative time value. Null without a parity forward.
         ``extrinsic``
-            Time value ``mid - intrinsic`` (index points).  It can be slightly negative
-            for deep in-the-money puts, which trade near ``D (K - F) < K - S``.
+            Time value ``mid - intrinsic`` (index points); negative only by quote noise
+            (a mid below the no-arbitrage bound, at most about half the spread).
         ``iv, iv_bid, iv_ask``
             Black-76 implied vols (decimal) of mid, bid and ask against ``forward`` and
             ``discount_factor``; NaN where no volatility fits (e.g. a zero bid, a price
@@ -287,7 +291,9 @@ def option_features(chain: pl.DataFrame) -> pl.DataFrame:
         pl.Series("theta", g["theta"]),
         pl.Series("delta_moneyness", call_equiv),
         (pl.col("strike") / pl.col("forward")).log().alias("log_moneyness"),
-        pl.max_horizontal(theta_sign * (pl.col("underlying_price") - pl.col("strike")), pl.lit(0.0)).alias("intrinsic"),
+        (pl.col("discount_factor") * (theta_sign * (pl.col("forward") - pl.col("strike"))).clip(lower_bound=0.0)).alias(
+            "intrinsic"
+        ),
     ).with_columns((pl.col("mid") - pl.col("intrinsic")).alias("extrinsic"))
     return out.select(
         KEYS

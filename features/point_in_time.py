@@ -7,6 +7,13 @@ must never return a revision that was not yet published at the query time (the F
 late-arriving-data bug, feast #6615), so every lookup first filters on ``available_at``.
 
 The SQL twin of :func:`as_of` lives in ``warehouse/point_in_time.sql``.
+
+Decisions, hedges and the backtest read every input through :func:`features_at_sessions`
+(feature and regime rows, revision-aware, cut at the decision instant) and
+:func:`rows_known_at_sessions` (option chains, SPX daily, VX futures: a session's rows only
+once they are known at that session's decision instant). The decision instant of a session
+is :func:`decision_time`: 16:15 America/New_York, when the end-of-day data are known and the
+decision's orders fill.
 """
 
 from __future__ import annotations
@@ -16,8 +23,120 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
-from features.market_features import CONE_QUANTILES
+from features.market_features import AVAILABLE_HOUR, AVAILABLE_MINUTE, CONE_QUANTILES, NY_TZ
 from features.realized_vol import HORIZONS
+
+#: Column names :func:`features_at_sessions` adds: the matched row's market date and the
+#: instant of the decision it was read for.
+FEATURE_DATE = "feature_date"
+DECISION_TIME = "decision_time"
+
+
+def decision_time(date_col: str | pl.Expr = "date") -> pl.Expr:
+    """The decision instant of a session: 16:15 America/New_York on it (DST-aware).
+
+    End-of-day data of the session are known then (the close is at 16:00, SPX options
+    stop trading at 16:15) and the decision's orders fill at that session's end-of-day
+    quotes. ``Datetime(us, America/New_York)``.
+    """
+    d = pl.col(date_col) if isinstance(date_col, str) else date_col
+    return (
+        d.cast(pl.Date).cast(pl.Datetime("us")) + pl.duration(hours=AVAILABLE_HOUR, minutes=AVAILABLE_MINUTE)
+    ).dt.replace_time_zone(NY_TZ)
+
+
+def _utc(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """An instant column as UTC; a naive Datetime is read as New York wall time, a Date as
+    known at that date's decision instant."""
+    if dtype == pl.Date:
+        return decision_time(expr).dt.convert_time_zone("UTC")
+    if getattr(dtype, "time_zone", None) is None:
+        return expr.dt.replace_time_zone(NY_TZ).dt.convert_time_zone("UTC")
+    return expr.dt.convert_time_zone("UTC")
+
+
+def features_at_sessions(features: pl.DataFrame, sessions: pl.DataFrame | pl.Series) -> pl.DataFrame:
+    """The feature row known at each session's decision instant (timestamp-precise, revision-aware).
+
+    For a session ``s`` with decision instant ``T = decision_time(s)``: among the rows with
+    ``known <= T``, where ``known = max(available_at, decision_time(date))`` (a row cannot be
+    known before its own session closes, whatever its ``available_at`` says), take the
+    latest ``date``, and of that date the latest revision known at ``T``. A revision
+    published after ``T`` — even minutes after, on the same day — is not seen.
+
+    Parameters
+    ----------
+    features : pl.DataFrame
+        ``date`` (Date), ``available_at`` (tz-aware Datetime; a naive one is New York wall
+        time; a missing column means known at the session's own decision instant) and the
+        value columns; several rows per ``date`` are revisions.
+    sessions : pl.DataFrame or pl.Series
+        Decision sessions (a ``date`` column, or a Series of dates).
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per distinct session, sorted: ``date`` (the session), ``decision_time``,
+        ``feature_date`` (market date of the row used; null when none is known) and the
+        value columns of ``features`` (``available_at`` is dropped).
+    """
+    s = sessions.to_frame("date") if isinstance(sessions, pl.Series) else sessions.select("date")
+    s = s.unique().sort("date").with_columns(decision_time("date").alias(DECISION_TIME))
+    s = s.with_columns(pl.col(DECISION_TIME).dt.convert_time_zone("UTC").alias("_t"))
+    values = [c for c in features.columns if c not in ("date", "available_at")]
+    own = decision_time("date").dt.convert_time_zone("UTC")
+    known = (
+        _utc(pl.col("available_at"), features.schema["available_at"]) if "available_at" in features.columns else own
+    )
+    f = features.select(pl.col("date").cast(pl.Date), pl.max_horizontal(known, own).alias("_known"), *values)
+    # the latest market date known at each instant: a running max over publication order
+    best = (
+        f.select("_known", "date").sort("_known", "date")
+        .with_columns(pl.col("date").cum_max().alias(FEATURE_DATE))
+        .select("_known", FEATURE_DATE)
+    )
+    out = s.sort("_t").join_asof(best, left_on="_t", right_on="_known", strategy="backward", check_sortedness=False)
+    out = out.drop("_known").sort("_t").join_asof(
+        f.rename({"date": FEATURE_DATE}).sort("_known"),
+        left_on="_t", right_on="_known", by=FEATURE_DATE, strategy="backward", check_sortedness=False,
+    )
+    return out.drop("_t", "_known").sort("date").select("date", DECISION_TIME, FEATURE_DATE, *values)
+
+
+def rows_known_at_sessions(
+    frame: pl.DataFrame, date_col: str = "date", available_col: str | None = None, kind_col: str = "snapshot_kind"
+) -> pl.DataFrame:
+    """The rows of a per-session market table known at their session's decision instant.
+
+    A row of session ``s`` (``date_col``) may be used by the decision, marks and fills of
+    ``s`` only if it was known at ``decision_time(s)``. Its known instant is its
+    ``available_col`` (e.g. an option chain's ``snapshot_time``), except for end-of-day
+    snapshots (``kind_col == "eod"``): those hold the session's closing quotes, known at the
+    close whenever the file was pulled. Tables without such a column (SPX daily, VX
+    settlements) are end-of-day values, known at the session's close. Rows are never moved to
+    another session, so a session's decision can never see a later session's rows.
+    """
+    if available_col is None or available_col not in frame.columns or frame.is_empty():
+        return frame
+    t = decision_time(date_col).dt.convert_time_zone("UTC")
+    known = _utc(pl.col(available_col), frame.schema[available_col]) <= t
+    if kind_col in frame.columns:
+        known = known | (pl.col(kind_col) == "eod")
+    return frame.filter(known)
+
+
+def eod_rows_known_at_sessions(option_features: pl.DataFrame) -> pl.DataFrame:
+    """The option rows every decision, mark and fill of a session uses: its end-of-day
+    snapshot (``snapshot_kind == "eod"`` when the column exists), known at its decision
+    instant (:func:`rows_known_at_sessions` on ``quote_date``/``snapshot_time``).
+
+    Overnight or intraday snapshots of the same session are left out so that no contract
+    appears twice.
+    """
+    f = option_features
+    if "snapshot_kind" in f.columns:
+        f = f.filter(pl.col("snapshot_kind") == "eod")
+    return rows_known_at_sessions(f, "quote_date", "snapshot_time")
 
 
 def latest_revisions(features: pl.DataFrame, as_of_time: datetime) -> pl.DataFrame:

@@ -8,10 +8,22 @@ its default and unit, so that a run can record exactly what it used
 deltas as absolute option deltas (0.16 = 16-delta), volatilities as decimals, rates as
 annualized decimals (ACT/365 simple accrual), money in dollars (SPX and VIX options both
 carry a $100 multiplier).
+
+Every configuration is validated when it is built (``__post_init__``): each value must have
+its field's type, each option one of its ``Literal`` choices and each number inside its
+range (:data:`BOUNDS`), with an error naming the field, the value and what is allowed.
+:meth:`StrategyConfig.from_dict` builds one from the nested (``{"condor": {...}}``) or flat
+(``{"target_dte": 28}``) JSON form; :class:`pipelines.resources.StrategyResource` generates
+its Dagster config fields from these dataclasses, so a field added here is settable in the
+launchpad and by ``VOLSIGNALS_STRATEGY`` with no other change.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -22,7 +34,15 @@ FillModel = Literal["mid", "natural", "spread_fraction", "fixed_ticks"]
 HedgeInstrument = Literal["call", "call_spread"]
 
 
+def _validated(cls: type) -> type:
+    """Give a config dataclass the shared validation of :func:`validate_fields` (kept as a
+    decorator so that adding a field never touches validation code)."""
+    cls.__post_init__ = lambda self: validate_fields(self)  # type: ignore[attr-defined]  # defined below
+    return cls
+
+
 @dataclass(frozen=True)
+@_validated
 class CondorConfig:
     """Entry rules of the short iron condor (see :func:`features.condor.condor_decisions`).
 
@@ -91,6 +111,7 @@ class CondorConfig:
 
 
 @dataclass(frozen=True)
+@_validated
 class ManagementConfig:
     """Exit rules of open condors (see :func:`features.condor_management.manage_positions`).
 
@@ -119,6 +140,7 @@ class ManagementConfig:
 
 
 @dataclass(frozen=True)
+@_validated
 class FillConfig:
     """How an order fills against the day's end-of-day quote, plus commissions.
 
@@ -155,6 +177,7 @@ class FillConfig:
 
 
 @dataclass(frozen=True)
+@_validated
 class HedgeConfig:
     """Adaptive Layered VIX Hedge (see :mod:`features.vix_hedge` for the rules).
 
@@ -270,6 +293,7 @@ class HedgeConfig:
 
 
 @dataclass(frozen=True)
+@_validated
 class BacktestConfig:
     """Backtest accounting.
 
@@ -293,6 +317,7 @@ class BacktestConfig:
 
 
 @dataclass(frozen=True)
+@_validated
 class CndrConfig:
     """Cboe S&P 500 Iron Condor index (CNDR) rules as replicated in :mod:`features.cndr`.
 
@@ -331,3 +356,156 @@ class StrategyConfig:
             return v
 
         return plain(asdict(self))
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None) -> StrategyConfig:
+        """Build (and validate) a configuration from plain values; defaults for the rest.
+
+        Accepted keys, mixable: a section with a dict (``{"condor": {"target_dte": 28}}``);
+        ``<section>_<field>`` (``"hedge_base_fraction"``, ``"fill_model"``,
+        ``"cndr_short_delta"``); a bare field name (``"target_dte"``), which means the first
+        section in :data:`SECTIONS` order that has it (``short_delta`` is the condor's; the
+        CNDR benchmark's needs ``cndr_short_delta``). An unknown key or a value of the wrong
+        type or out of range raises ``ValueError`` naming it.
+        """
+        per: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+        for key, value in (values or {}).items():
+            if key in SECTIONS and isinstance(value, Mapping):
+                known = {f.name for f in dataclasses.fields(SECTIONS[key])}
+                bad = sorted(set(value) - known)
+                if bad:
+                    raise ValueError(f"strategy config: unknown {key} field(s) {bad}; valid: {sorted(known)}")
+                per[key].update(value)
+                continue
+            section, name = resolve_key(key)
+            per[section][name] = value
+        return cls(**{name: SECTIONS[name](**kw) for name, kw in per.items()})
+
+
+#: The sections of :class:`StrategyConfig`, in the order bare field names are resolved.
+SECTIONS: dict[str, type] = {
+    "condor": CondorConfig,
+    "management": ManagementConfig,
+    "hedge": HedgeConfig,
+    "fill": FillConfig,
+    "backtest": BacktestConfig,
+    "cndr": CndrConfig,
+}
+
+
+def resolve_key(key: str) -> tuple[str, str]:
+    """``(section, field)`` of a flat key: ``<section>_<field>`` or a bare field name."""
+    for section, dc in SECTIONS.items():
+        prefix = f"{section}_"
+        if key.startswith(prefix) and key[len(prefix):] in {f.name for f in dataclasses.fields(dc)}:
+            return section, key[len(prefix):]
+    for section, dc in SECTIONS.items():
+        if key in {f.name for f in dataclasses.fields(dc)}:
+            return section, key
+    valid = sorted(f"{s}.{f.name}" for s, dc in SECTIONS.items() for f in dataclasses.fields(dc))
+    raise ValueError(f"strategy config: unknown parameter {key!r}; valid parameters: {valid}")
+
+
+#: Allowed range of numeric fields: ``(low, high, low_inclusive, high_inclusive)``, None = open.
+Bound = tuple[float | None, float | None, bool, bool]
+_POS: Bound = (0.0, None, False, True)
+_NONNEG: Bound = (0.0, None, True, True)
+_UNIT_OPEN: Bound = (0.0, 1.0, False, False)
+_FRACTION: Bound = (0.0, 1.0, True, True)
+BOUNDS: dict[str, dict[str, Bound]] = {
+    "CondorConfig": {
+        "target_dte": _NONNEG, "min_dte": _NONNEG, "max_dte": _NONNEG, "short_delta": _UNIT_OPEN,
+        "expected_move_multiple": _POS, "wing_width": _POS, "risk_fraction": (0.0, 1.0, False, True),
+        "equity": _POS, "rsi_low": (0.0, 100.0, True, True), "rsi_high": (0.0, 100.0, True, True),
+        "max_abs_macd_hist": _NONNEG,
+    },
+    "ManagementConfig": {"profit_take": (0.0, 1.0, False, True), "stop_multiple": _POS, "time_exit_dte": _NONNEG},
+    "FillConfig": {"spread_fraction": _FRACTION, "ticks": _NONNEG, "commission_per_contract": _NONNEG,
+                   "vix_half_spread": _NONNEG},
+    "HedgeConfig": {
+        "base_fraction": _NONNEG, "flattening_fraction": _NONNEG, "flattening_threshold": _POS,
+        "flattening_ramp": _POS, "engine_fraction": _NONNEG, "reference_window": (1, None, True, True),
+        "beta_window": (2, None, True, True), "vol_beta": _POS, "horizon_days": _POS,
+        "min_days_to_expiry": _NONNEG, "call_delta": _UNIT_OPEN, "spread_short_delta": _UNIT_OPEN,
+        "min_sizing_delta": (0.0, 1.0, False, True), "vvix_vol_scale": _POS, "default_vix_vol": _POS,
+    },
+    "BacktestConfig": {"initial_equity": _POS, "cash_rate": (-0.1, 1.0, True, True),
+                       "periods_per_year": (1, None, True, True), "var_level": _UNIT_OPEN},
+    "CndrConfig": {"short_delta": _UNIT_OPEN, "long_delta": _UNIT_OPEN},
+}
+#: Orderings between fields of one section: ``(lower, higher)`` must satisfy lower <= higher.
+ORDERS: dict[str, list[tuple[str, str]]] = {
+    "CondorConfig": [("min_dte", "max_dte"), ("rsi_low", "rsi_high")],
+    "HedgeConfig": [("beta_floor", "beta_cap")],
+    "CndrConfig": [("long_delta", "short_delta")],
+}
+
+
+def field_choices(tp: Any) -> tuple[Any, ...] | None:
+    """The allowed values of a ``Literal`` annotation (also inside ``X | None``), else None."""
+    if typing.get_origin(tp) is Literal:
+        return typing.get_args(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            if typing.get_origin(arg) is Literal:
+                return typing.get_args(arg)
+    return None
+
+
+def _check_value(owner: str, name: str, tp: Any, value: Any) -> Any:
+    """``value`` coerced to the annotation ``tp`` (int -> float, list -> tuple) or ValueError."""
+    where = f"strategy config: {owner}.{name} = {value!r}"
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        tp = next(a for a in args if a is not type(None))
+        args = typing.get_args(tp)
+    choices = field_choices(tp)
+    if choices is not None:
+        if value not in choices:
+            raise ValueError(f"{where} is not one of {list(choices)}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{where} must be true or false")
+        return value
+    if tp in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (tp is int and not float(value).is_integer()):
+            raise ValueError(f"{where} must be a {'whole number' if tp is int else 'number'}")
+        return tp(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{where} must be a string")
+        return value
+    if typing.get_origin(tp) is tuple:
+        if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{where} must be a list of strings")
+        return tuple(value)
+    return value
+
+
+def validate_fields(self: Any) -> None:
+    """Coerce and check every field of a config dataclass (types, choices, :data:`BOUNDS`,
+    :data:`ORDERS`); raise ``ValueError`` with the field, its value and what is allowed."""
+    owner = type(self).__name__
+    hints = typing.get_type_hints(type(self))
+    for f in dataclasses.fields(self):
+        value = _check_value(owner, f.name, hints[f.name], getattr(self, f.name))
+        object.__setattr__(self, f.name, value)
+        bound = BOUNDS.get(owner, {}).get(f.name)
+        if bound is None or value is None:
+            continue
+        lo, hi, lo_in, hi_in = bound
+        ok = (lo is None or (value >= lo if lo_in else value > lo)) and (hi is None or (value <= hi if hi_in else value < hi))
+        if not ok:
+            lo_s = "-inf" if lo is None else lo
+            hi_s = "inf" if hi is None else hi
+            raise ValueError(
+                f"strategy config: {owner}.{f.name} = {value!r} is outside "
+                f"{'[' if lo_in else '('}{lo_s}, {hi_s}{']' if hi_in else ')'}"
+            )
+    for low, high in ORDERS.get(owner, []):
+        a, b = getattr(self, low), getattr(self, high)
+        if a is not None and b is not None and a > b:
+            raise ValueError(f"strategy config: {owner}.{low} = {a!r} must not exceed {owner}.{high} = {b!r}")

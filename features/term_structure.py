@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from features.calendar import add_months, is_monthly_vx_expiration_expr, vx_expiration
+
 # Official series -> output column, and the replicated column that may fill it.
 VIX_COLUMNS: dict[str, str] = {
     "VIX9D": "vix9d",
@@ -66,26 +68,11 @@ def vix_family_wide(vix_ts: pl.DataFrame, replicated: pl.DataFrame | None = None
     return wide.select("date", *[pl.col(c).cast(pl.Float64) for c in VIX_COLUMNS.values()]).sort("date")
 
 
-def _third_friday(year: pl.Expr, month: pl.Expr) -> pl.Expr:
-    first = pl.date(year, month, 1)
-    # weekday(): Monday=1 .. Sunday=7; Friday=5.
-    offset = (5 - first.dt.weekday() + 7) % 7
-    return first + pl.duration(days=offset + 14)
-
-
-def is_monthly_vx_expiration(expiration: pl.Expr) -> pl.Expr:
-    """True for the final settlement date of a *monthly* VX contract (see module docstring)."""
-    nxt_year = expiration.dt.year() + (expiration.dt.month() == 12).cast(pl.Int32)
-    nxt_month = expiration.dt.month() % 12 + 1
-    wednesday = _third_friday(nxt_year, nxt_month) - pl.duration(days=30)
-    return (expiration <= wednesday) & (expiration >= wednesday - pl.duration(days=3))
-
-
 def _curve(vx_futures: pl.DataFrame, monthly_only: bool) -> pl.DataFrame:
     """Live contracts per date (expiration after the trade date), with calendar DTE and rank."""
     vx = vx_futures.select("date", "expiration", pl.col("settle").cast(pl.Float64))
     if monthly_only:
-        vx = vx.filter(is_monthly_vx_expiration(pl.col("expiration")))
+        vx = vx.filter(is_monthly_vx_expiration_expr(pl.col("expiration")))
     # A contract expiring on the trade date settled at that morning's open (SOQ): it no
     # longer carries any forward information for the rest of the curve.
     return (
@@ -151,7 +138,6 @@ __all__ = [
     "VIX_COLUMNS",
     "REPLICATED_FILL",
     "vix_family_wide",
-    "is_monthly_vx_expiration",
     "vx_roll_yield",
     "vx_constant_maturity",
 ]
@@ -211,10 +197,9 @@ def model_vx_futures(vix_ts: pl.DataFrame, expirations: pl.DataFrame) -> pl.Data
 def listed_vx_expirations(dates: pl.Series, months: int = 8) -> pl.DataFrame:
     """``date, expiration`` of the next ``months`` monthly VX contracts after each date.
 
-    Uses the CFE rule on scheduled NYSE holidays (:func:`features.simulate.calendar.vx_expiration`).
+    Uses the CFE rule on scheduled NYSE holidays (:func:`features.calendar.vx_expiration`).
     The loop is over distinct months (a few hundred at most), not over rows.
     """
-    from features.simulate.calendar import add_months, vx_expiration
 
     days = dates.unique().sort()
     if days.is_empty():

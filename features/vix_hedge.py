@@ -52,12 +52,18 @@ or above ``monetize_vix`` with the position in profit; the layer then stays out 
 next expiry (base, vxth) or until the engine's signal has switched off and on again.
 
 Point in time.  Every decision at session t uses the features known by t's close
-(:func:`features.condor.features_as_of`), t's VX settlements and the book as of t; the trade
+(:func:`features.point_in_time.features_at_sessions`), t's VX settlements and the book as of t; the trade
 fills at t's model price.  A trailing-only beta and trailing-only signals make the rows of a
 run truncated at any date identical to the full run's rows up to that date (tested).
 
 Stale marks.  When the held contract has no VX settlement on a session the mark reuses the
 last known future with today's time and VVIX, and the row says ``stale_mark = true``.
+
+Continuation.  A run continued from stored rows (``carry``: each layer's row of the last
+stored session, with its ``state_*`` columns) resumes the loop with exactly the held
+position (strike, expiry, size, entry price, last mark and future, covered loss) and the
+triggers' memory (blocked expiry, engine arming and off count, last VXTH expiry), so its
+rows equal a full run's (tested in ``tests/features/test_backtest_continuation.py``).
 
 The loop over sessions in :func:`hedge_layers` is deliberate: holding rules are path
 dependent (a monetized layer stays out, a re-size depends on what was sized before), and it
@@ -72,11 +78,11 @@ import numpy as np
 import polars as pl
 
 from features.black76 import black76_price
-from features.condor import features_as_of
+from features.point_in_time import FEATURE_DATE, features_at_sessions
 from features.strategy_config import HedgeConfig, StrategyConfig
 from features.vix_options import price_vix_options, vix_call_price, vix_call_strike, vix_option_vol
 
-__all__ = ["hedge_layers", "hedge_pnl", "vx_vix_beta", "book_stress_loss", "condor_book_stress", "engine_signal", "vxth_weight", "LAYERS"]
+__all__ = ["STATE_COLUMNS", "hedge_layers", "hedge_pnl", "vx_vix_beta", "book_stress_loss", "condor_book_stress", "engine_signal", "vxth_weight", "LAYERS"]
 
 LAYERS = ("base", "vxth", "second_engine")
 BETA_MIN_OBS = 20
@@ -87,18 +93,18 @@ def vx_vix_beta(features: pl.DataFrame, window: int, prior: float, floor: float,
     """Trailing OLS slope of daily changes of ``vx_cm30`` on daily changes of ``vix``.
 
     Returns ``feature_date, beta`` (one row per feature date); the slope at date d uses the
-    ``window`` changes ending at d only, on each session's first published values (its
-    earliest ``available_at`` revision).  ``beta = cov(dVX, dVIX) / var(dVIX)``; ``prior``
+    ``window`` changes ending at d only, each date's values as they were known at that
+    date's own decision instant (:func:`features.point_in_time.features_at_sessions`: a
+    revision published after it is not used, for that date or any later one; a date whose
+    row was first published after its own session is left out).  ``beta = cov(dVX, dVIX) / var(dVIX)``; ``prior``
     where fewer than 20 changes are available or the inputs are missing.
     """
     if "vx_cm30" not in features.columns or "vix" not in features.columns:
         return features.select(pl.col("date").unique().alias("feature_date"), pl.lit(prior).alias("beta"))
-    # each session's first published values: a later revision of an old session must not
-    # reach back into the slope used by decisions taken before that revision was known
-    order = ["date", "available_at"] if "available_at" in features.columns else ["date"]
+    cols = [c for c in ("date", "available_at", "vix", "vx_cm30") if c in features.columns]
+    known = features_at_sessions(features.select(cols), features["date"])
     f = (
-        features.sort(order)
-        .unique(subset="date", keep="first", maintain_order=True)
+        known.filter(pl.col(FEATURE_DATE) == pl.col("date"))
         .select("date", "vix", "vx_cm30")
         .with_columns(pl.col("vix").diff().alias("_x"), pl.col("vx_cm30").diff().alias("_y"))
     )
@@ -153,14 +159,18 @@ def book_stress_loss(positions: pl.DataFrame, trades: pl.DataFrame, vix: pl.Data
     leg = lambda col, call: black76_price(f, p[col].to_numpy().astype(float), t, vol, 1.0, np.full(f.size, call))  # noqa: E731
     value = leg("lp_strike", False) - leg("sp_strike", False) - leg("sc_strike", True) + leg("lc_strike", True)
     loss = np.maximum(-100.0 * p["contracts"].to_numpy().astype(float) * (value - p["value_mid"].to_numpy().astype(float)), 0.0)
-    return p.select("date").with_columns(pl.Series("stress_loss", loss)).group_by("date").agg(pl.col("stress_loss").sum()).sort("date")
+    # summed in (date, position) order: a continued run's sum repeats a full run's bit for bit
+    return (
+        p.select("date", "position_id").with_columns(pl.Series("stress_loss", loss)).sort("date", "position_id")
+        .group_by("date", maintain_order=True).agg(pl.col("stress_loss").sum()).sort("date")
+    )
 
 
 def condor_book_stress(positions: pl.DataFrame, trades: pl.DataFrame, features_asof: pl.DataFrame, days: pl.DataFrame, config: StrategyConfig) -> pl.DataFrame:
     """``date, stress_loss`` for every session in ``days``: :func:`book_stress_loss` in the
     hedge's design scenario with VIX as known at each close (0 when no condor is held)."""
     h = config.hedge
-    vix = features_as_of(days.select("date"), features_asof)
+    vix = features_at_sessions(features_asof, days.select("date"))
     vix = vix.select("date", pl.col("vix") if "vix" in vix.columns else pl.lit(None, dtype=pl.Float64).alias("vix"))
     stress = book_stress_loss(positions, trades, vix, h.stress_spx_move, h.stress_vix_move)
     return days.select("date").join(stress, on="date", how="left").with_columns(pl.col("stress_loss").fill_null(0.0)).sort("date")
@@ -210,7 +220,7 @@ def _daily_inputs(book: pl.DataFrame, features_asof: pl.DataFrame, vx_futures: p
     """One row per session: features as of its close, beta, engine signal, target contract."""
     h = config.hedge
     days = book.select("date", pl.col("stress_loss").fill_null(0.0)).sort("date")
-    feats = features_as_of(days.select("date"), features_asof)
+    feats = features_at_sessions(features_asof, days.select("date"))
     for c, dt in (("vix", pl.Float64), ("vix3m", pl.Float64), ("vvix", pl.Float64), ("in_event_window", pl.Boolean),
                   ("vol_regime", pl.String), ("term_regime", pl.String)):
         if c not in feats.columns:
@@ -237,7 +247,14 @@ def _daily_inputs(book: pl.DataFrame, features_asof: pl.DataFrame, vx_futures: p
     )
 
 
-def hedge_layers(book: pl.DataFrame, features_asof: pl.DataFrame, vx_futures: pl.DataFrame, config: StrategyConfig) -> pl.DataFrame:
+#: Per-layer loop state written on every row, so a continued run can resume it exactly.
+STATE_COLUMNS = ("state_blocked_expiry", "state_armed", "state_off_count", "state_last_vxth_expiry")
+
+
+def hedge_layers(
+    book: pl.DataFrame, features_asof: pl.DataFrame, vx_futures: pl.DataFrame, config: StrategyConfig,
+    carry: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """ALVH positions, trades, marks and daily P&L per session per layer.
 
     Parameters
@@ -247,6 +264,11 @@ def hedge_layers(book: pl.DataFrame, features_asof: pl.DataFrame, vx_futures: pl
     features_asof : market features + regimes with ``available_at`` (``vix, vix3m, vvix,
         vx_cm30, in_event_window, vol_regime, term_regime``).
     vx_futures : ``date, expiration, settle``.
+    carry : optional, the stored rows of one session (one per layer) of an earlier run.
+        ``book`` then also holds the warm-up sessions up to and including that session
+        (for the trailing stress maximum and the engine's lookback); the loop starts after
+        it from the carried positions and trigger state, and the rows of ``book``'s sessions
+        up to it are not recomputed (drop them: they repeat the stored ones only in part).
 
     Returns
     -------
@@ -256,7 +278,9 @@ def hedge_layers(book: pl.DataFrame, features_asof: pl.DataFrame, vx_futures: pl
     theta`` (per unit, VIX points, of the position held after the close), ``contracts,
     traded, entry_price, stress_loss, covered_loss`` (dollars the position pays in the
     scenario), ``stale_mark``, and the session's ``pnl, costs, attr_delta, attr_gamma,
-    attr_theta, attr_vega`` in dollars (``pnl = 100 n_{t-1} (P_t(held) - P_{t-1}) - costs``).
+    attr_theta, attr_vega`` in dollars (``pnl = 100 n_{t-1} (P_t(held) - P_{t-1}) - costs``),
+    and the layer's trigger state after the close (:data:`STATE_COLUMNS`; day numbers since
+    1970-01-01, -1 for none).
     """
     h: HedgeConfig = config.hedge
     fill = config.fill
@@ -302,6 +326,18 @@ def hedge_layers(book: pl.DataFrame, features_asof: pl.DataFrame, vx_futures: pl
     stress_l, stress_ref_l, vix_l, vvix_l, beta_l = (a.tolist() for a in (stress, stress_ref, vix, vvix, beta))
     day_l, texp_l, tfwd_l, sig_l = day_no.tolist(), t_exp_no.tolist(), t_fwd.tolist(), sig.tolist()
 
+    first = 0
+    carried: dict[str, dict] = {}
+    if carry is not None and carry.height:
+        cdate = carry["date"].max()
+        if (d["date"] == cdate).sum() != 1:
+            raise ValueError(f"hedge carry dated {cdate}: the book must include that session")
+        first = int(np.searchsorted(dates, np.datetime64(cdate, "D"))) + 1
+        carried = {r["layer"]: r for r in carry.filter(pl.col("date") == cdate).iter_rows(named=True)}
+        if set(carried) != set(LAYERS):
+            raise ValueError(f"hedge carry needs one row per layer {LAYERS}, got {sorted(carried)}")
+    state_cols = ("blocked", "armed", "off", "last_vxth")
+
     frames = []
     for layer in LAYERS:
         spread = layer == "second_engine" and h.engine_instrument == "call_spread"
@@ -320,7 +356,24 @@ def hedge_layers(book: pl.DataFrame, features_asof: pl.DataFrame, vx_futures: pl
         armed = True  # engine: re-armed when its signal is off
         off_count = 0
         last_vxth_expiry = -1
-        for i in range(n):
+        st = {c: np.full(n, -1, dtype=np.int64) for c in state_cols}
+        if first:
+            c = carried[layer]
+            held, nc = bool(c["on"]), float(c["contracts"])
+            nan = lambda v: math.nan if v is None else float(v)  # noqa: E731
+            K1, K2, F_last = nan(c["strike"]), nan(c["short_strike"]), nan(c["forward"])
+            E = float(np.datetime64(c["expiry"], "D").astype(np.int64)) if c["expiry"] is not None else 0.0
+            entry, covered, price_prev = float(c["entry_price"]), float(c["covered_loss"]), nan(c["price"])
+            blocked_expiry, armed = int(c["state_blocked_expiry"]), bool(c["state_armed"])
+            off_count, last_vxth_expiry = int(c["state_off_count"]), int(c["state_last_vxth_expiry"])
+            # the carried session's row: the position held overnight into the first new session
+            j = first - 1
+            if held:
+                cols["strike"][j], cols["short_strike"][j], cols["expiry_no"][j] = K1, K2, E
+                cols["forward"][j], cols["years"][j], cols["price"][j] = F_last, (E - day_l[j]) / 365.0, price_prev
+                cols["contracts"][j] = nc
+                on[j] = True
+        for i in range(first, n):
             pnl = 0.0
             traded = 0.0
             ev = "none"
@@ -407,8 +460,13 @@ def hedge_layers(book: pl.DataFrame, features_asof: pl.DataFrame, vx_futures: pl
                 on[i] = True
             costs = traded * legs * cost_per
             cols["traded"][i], cols["costs"][i], cols["pnl"][i] = traded, costs, pnl - costs
+            st["blocked"][i], st["armed"][i], st["off"][i], st["last_vxth"][i] = blocked_expiry, armed, off_count, last_vxth_expiry
             event[i], why[i] = ev, text or (f"holding {int(nc)} x {K1:g} expiring in {int(E - day_l[i])} days" if held else "")
-        frames.append(_layer_frame(d, layer, spread, on, stale, event, why, cols, vvix, rate))
+        frame = _layer_frame(d, layer, spread, on, stale, event, why, cols, vvix, rate).with_columns(
+            pl.Series("state_blocked_expiry", st["blocked"]), pl.Series("state_armed", st["armed"] == 1),
+            pl.Series("state_off_count", st["off"]), pl.Series("state_last_vxth_expiry", st["last_vxth"]),
+        )
+        frames.append(frame)
     return pl.concat(frames).sort(["date", "layer"])
 
 

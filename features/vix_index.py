@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
-from features import nyse_calendar
+from features import calendar
 from features.option_features import MINUTES_PER_YEAR, NY_TZ, parity_forwards
 
 __all__ = ["vix_style_index", "vix_family", "vix_family_frame", "term_variance", "VIX_TARGETS"]
@@ -61,11 +61,7 @@ RateSpec = float | Callable[[float], float] | None
 
 @functools.lru_cache(maxsize=1)
 def _nyse_sessions() -> frozenset[date]:
-    return frozenset(nyse_calendar.all_sessions())
-
-
-def _is_third_friday(d: date) -> bool:
-    return d.weekday() == 4 and 15 <= d.day <= 21
+    return frozenset(calendar.all_sessions())
 
 
 def _eligible(expiries: pl.DataFrame, month_end: bool) -> pl.DataFrame:

@@ -1,6 +1,6 @@
-"""The NYSE calendar for the pipeline (the implementation and its data: features/nyse_calendar.py)."""
+"""The NYSE calendar for the pipeline (the implementation and its data: features/calendar.py)."""
 
-from features.nyse_calendar import (  # noqa: F401  (re-exported for pipelines code)
+from features.calendar import (  # noqa: F401  (re-exported for pipelines code)
     FIRST_SESSION,
     LAST_CALENDAR_DAY,
     NY,

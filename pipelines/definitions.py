@@ -13,7 +13,6 @@ DuckDB views in ``warehouse/volsignals.duckdb`` (see ``pipelines/warehouse.py`` 
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 
@@ -23,20 +22,23 @@ import dagster as dg
 # Dagster still labels the parameter beta.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
-from pipelines.assets import decisions, hedge_frontier, market_data, market_features, option_analytics
+from pipelines.assets import amm_comparison, decisions, hedge_frontier, market_data, market_features, option_analytics
 from pipelines.partitions import trading_days
 from pipelines.resources import MarketSimulatorResource, StrategyResource, WarehouseResource
 from pipelines.schedules import after_close_schedule, decisions_schedule
 from pipelines.sensors import ingest_landing_job, landing_sensor
+from pipelines.instance import run_monitor_sensor
 
-ASSET_MODULES = [market_data, option_analytics, market_features, decisions, hedge_frontier]
+ASSET_MODULES = [market_data, option_analytics, market_features, decisions, hedge_frontier, amm_comparison]
 
-all_assets = dg.load_assets_from_modules(ASSET_MODULES)
+# Each asset links to the file and line that defines it ("source code" in the UI).
+all_assets = dg.with_source_code_references(dg.load_assets_from_modules(ASSET_MODULES))
 
 #: Whole-history assets: the event calendar upstream; registry, decisions and backtest
-#: downstream (these refresh automatically after their inputs change).
+#: downstream (the after_us_close_decisions schedule and `volsignals run` refresh them;
+#: no asset carries an automation condition, so none waits for a sensor that is off).
 UNPARTITIONED = dg.AssetSelection.assets(
-    "events", "feature_registry", *decisions.TABLES, hedge_frontier.TABLE
+    "events", "feature_registry", *decisions.TABLES, hedge_frontier.TABLE, *amm_comparison.TABLES
 )
 
 #: Every daily-partitioned asset, materialized per session by the schedule.
@@ -50,7 +52,7 @@ daily_pipeline = dg.define_asset_job(
 #: The whole-history assets downstream of the daily ones (run after the daily job).
 whole_history = dg.define_asset_job(
     "whole_history",
-    selection=dg.AssetSelection.assets("feature_registry", *decisions.TABLES, hedge_frontier.TABLE),
+    selection=dg.AssetSelection.assets("feature_registry", *decisions.TABLES, hedge_frontier.TABLE, *amm_comparison.TABLES),
     description="The feature registry, decisions and backtest, recomputed over everything stored.",
 )
 
@@ -62,16 +64,23 @@ after_landing = dg.define_asset_job(
     description="Recompute the derived daily assets for sessions touched by landed vendor files.",
 )
 
+#: The event calendar (whole history, 1990–2035); `volsignals run` materializes it first.
+event_calendar = dg.define_asset_job(
+    "event_calendar",
+    selection=dg.AssetSelection.assets("events"),
+    description="FOMC/CPI/PPI event days, 1990–2035.",
+)
+
 defs = dg.Definitions(
     assets=all_assets,
-    jobs=[daily_pipeline, whole_history, after_landing, ingest_landing_job],
+    jobs=[daily_pipeline, whole_history, after_landing, ingest_landing_job, event_calendar],
     schedules=[after_close_schedule(daily_pipeline), decisions_schedule(whole_history)],
-    sensors=[landing_sensor(after_landing, whole_history)],
+    sensors=[landing_sensor(after_landing, whole_history), run_monitor_sensor()],
     resources={
         "warehouse": WarehouseResource(),
         # Rule parameters: defaults in features/strategy_config.py; override per environment
         # with VOLSIGNALS_STRATEGY='{"target_dte": 28, ...}' or in the UI's launchpad.
-        "strategy": StrategyResource(**json.loads(os.environ.get("VOLSIGNALS_STRATEGY", "{}"))),
+        "strategy": StrategyResource.from_json(os.environ.get("VOLSIGNALS_STRATEGY")),
         # The seed and chain size can be set per environment (tests use "small").
         "simulator": MarketSimulatorResource(
             seed=int(os.environ.get("VOLSIGNALS_SEED", "7")),

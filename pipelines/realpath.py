@@ -17,8 +17,9 @@ import polars as pl
 from features.option_features import option_features
 from features.realpath.calibration import otm_quotes
 from features.realpath.inputs import daily_inputs, settlement_prices
-from features.realpath.market import cndr_replica
-from features.realpath.yardstick import compare, regression, regression_by_period
+from features.realpath.market import cndr_features, cndr_replica
+from features.realpath.yardstick import compare, crisis_returns, regression, regression_by_period, summary
+from features.strategy_config import StrategyConfig
 from pipelines.calendar import previous_session
 from pipelines.readers import read_file
 
@@ -80,7 +81,11 @@ def cndr_yardstick(data: Path) -> dict[str, object]:
     monthly return regressed on the replica's) and ``median_risk_share`` (the replica's
     maximum loss per monthly condor as a share of equity)."""
     inputs, sets, published = load_inputs(data)
-    daily, trades = cndr_replica(inputs, sets)
+    config = StrategyConfig()
+    features = cndr_features(inputs, config)
+    daily, trades = cndr_replica(inputs, sets, config, features=features)
+    # the same rules at the condor book's risk per entry, for a side-by-side comparison
+    matched, _ = cndr_replica(inputs, sets, config, risk_fraction=config.condor.risk_fraction, features=features)
     result = compare(daily.select("date", pl.col("equity").alias("level")), published, START, END)
     result["trades"] = trades
     m = result["monthly"]
@@ -92,6 +97,9 @@ def cndr_yardstick(data: Path) -> dict[str, object]:
     risk = pl.col("units") * (width - pl.col("credit_fill")) * 100.0
     eq = daily.select(pl.col("date").alias("entry_date"), "equity")
     result["median_risk_share"] = float(entered.join(eq, on="entry_date").select(risk / pl.col("equity")).to_series().median())
+    rm = matched.select("date", pl.col("equity").alias("level")).filter(pl.col("date").is_between(START, END))
+    result["risk_matched"] = {"risk_fraction": config.condor.risk_fraction, **summary(rm, "level"),
+                              "crises": crisis_returns(rm, "level")}
     return result
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import dataclasses
+import inspect
+import json
+import types
+import typing
+from typing import Any
 
 import dagster as dg
+from pydantic import Field, create_model
 
 from features.simulate import SimulationConfig
-from features.strategy_config import StrategyConfig
+from features.strategy_config import SECTIONS, StrategyConfig
 from pipelines.warehouse import Warehouse, warehouse_root
 
 
@@ -33,84 +39,90 @@ class MarketSimulatorResource(dg.ConfigurableResource):
         return SimulationConfig(seed=self.seed, chain_size=self.chain_size)  # type: ignore[arg-type]
 
 
-class StrategyResource(dg.ConfigurableResource):
-    """The strategy's rule parameters, in one typed place (set them in the UI's launchpad).
+def _attribute_docs(dc: type) -> dict[str, str]:
+    """Field descriptions from the numpydoc ``Attributes`` section of a config dataclass."""
+    doc = inspect.getdoc(dc) or ""
+    lines = doc.split("Attributes\n----------\n", 1)[-1].splitlines() if "Attributes" in doc else []
+    out: dict[str, str] = {}
+    names: list[str] = []
+    for line in lines:
+        if line and not line.startswith(" ") and " : " in line:
+            names = [n.strip() for n in line.split(" : ", 1)[0].split(",")]
+            for n in names:
+                out[n] = ""
+        elif line.startswith(" ") and names:
+            for n in names:
+                out[n] = (out[n] + " " + line.strip()).strip()
+    return out
 
-    The fields below are the ones traders tune; every other parameter keeps the
-    documented default of ``features/strategy_config.py``. The backtest records the full
-    parameter set it ran with (``backtest_summary.parameters`` and the run's metadata).
+
+def _config_type(tp: Any) -> Any:
+    """The Dagster/pydantic field type of a dataclass annotation: tuples of strings become
+    lists, ``X | None`` becomes ``Optional[X]``; ``Literal`` choices stay (an enum in the UI)."""
+    if typing.get_origin(tp) is tuple:
+        return list[str]
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return typing.Optional[_config_type(inner[0])]  # noqa: UP045 (Dagster's config reads Optional)
+    return tp
+
+
+def _section_config(name: str, dc: type) -> type[dg.Config]:
+    """A Dagster ``Config`` class with one field per field of the dataclass ``dc`` (its type,
+    default and documented meaning), so the launchpad shows every knob with its default."""
+    hints = typing.get_type_hints(dc)
+    docs = _attribute_docs(dc)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(dc):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        if isinstance(default, tuple):
+            default = list(default)
+        fields[f.name] = (_config_type(hints[f.name]), Field(default=default, description=docs.get(f.name) or None))
+    return create_model(f"{dc.__name__}Fields", __base__=dg.Config, __doc__=inspect.getdoc(dc), **fields)
+
+
+#: One generated Dagster config class per section of :class:`StrategyConfig`.
+SECTION_CONFIGS: dict[str, type[dg.Config]] = {name: _section_config(name, dc) for name, dc in SECTIONS.items()}
+
+
+class StrategyResource(dg.ConfigurableResource):
+    """The strategy's rule parameters: every field of ``features/strategy_config.py``, one
+    section each (condor, management, hedge, fill, backtest, cndr), generated from those
+    dataclasses (their defaults and descriptions; options as choices).
+
+    Set them in the UI's launchpad or with ``VOLSIGNALS_STRATEGY`` (JSON: nested sections,
+    ``<section>_<field>`` or bare field names, see :meth:`StrategyConfig.from_dict`). The
+    values are validated when the resource is built, with an error naming the field. The
+    backtest records the full parameter set it ran with (``backtest_summary.parameters``).
     """
 
-    # condor entry
-    target_dte: float = 45.0
-    min_dte: float = 30.0
-    max_dte: float = 60.0
-    strike_method: str = "delta"  # "delta" or "expected_move"
-    short_delta: float = 0.16
-    expected_move_multiple: float = 1.0
-    wing_width: float = 50.0
-    risk_fraction: float = 0.02
-    entry_frequency: str = "weekly"
-    block_event_windows: bool = True
-    min_vrp_vol: float = 0.0
-    rsi_low: float = 30.0
-    rsi_high: float = 70.0
-    # management
-    profit_take: float = 0.5
-    stop_multiple: float = 2.0
-    time_exit_dte: float = 21.0
-    breach_action: str = "close"  # "close", "roll" or "ignore"
-    # fills
-    fill_model: str = "spread_fraction"  # "mid", "natural", "spread_fraction", "fixed_ticks"
-    spread_fraction: float = 0.5
-    commission_per_contract: float = 1.0
-    # hedge
-    hedge_base_fraction: float = 0.25
-    hedge_flattening_threshold: float = 0.95
-    hedge_engine_fraction: float = 0.5
-    # account
-    initial_equity: float = 1_000_000.0
-    cash_rate: float = 0.02
+    condor: SECTION_CONFIGS["condor"] = SECTION_CONFIGS["condor"]()  # type: ignore[valid-type]
+    management: SECTION_CONFIGS["management"] = SECTION_CONFIGS["management"]()  # type: ignore[valid-type]
+    hedge: SECTION_CONFIGS["hedge"] = SECTION_CONFIGS["hedge"]()  # type: ignore[valid-type]
+    fill: SECTION_CONFIGS["fill"] = SECTION_CONFIGS["fill"]()  # type: ignore[valid-type]
+    backtest: SECTION_CONFIGS["backtest"] = SECTION_CONFIGS["backtest"]()  # type: ignore[valid-type]
+    cndr: SECTION_CONFIGS["cndr"] = SECTION_CONFIGS["cndr"]()  # type: ignore[valid-type]
+
+    def __init__(self, **values: Any) -> None:
+        # Dagster re-creates the resource from section objects; a user passes dicts or flat keys
+        plain = {k: ({f: getattr(v, f) for f in type(v).model_fields} if isinstance(v, dg.Config) else v)
+                 for k, v in values.items()}
+        nested = StrategyConfig.from_dict(plain).to_dict()  # validates; flat keys -> sections
+        super().__init__(**nested)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> StrategyResource:
+        """From ``VOLSIGNALS_STRATEGY``'s JSON (empty: the defaults); a clear error otherwise."""
+        try:
+            values = json.loads(text) if text and text.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"VOLSIGNALS_STRATEGY is not valid JSON: {exc}") from exc
+        if not isinstance(values, dict):
+            raise ValueError("VOLSIGNALS_STRATEGY must be a JSON object, e.g. '{\"target_dte\": 28}'")
+        return cls(**values)
 
     def to_strategy_config(self) -> StrategyConfig:
-        base = StrategyConfig()
-        return replace(
-            base,
-            condor=replace(
-                base.condor,
-                target_dte=self.target_dte,
-                min_dte=self.min_dte,
-                max_dte=self.max_dte,
-                strike_method=self.strike_method,
-                short_delta=self.short_delta,
-                expected_move_multiple=self.expected_move_multiple,
-                wing_width=self.wing_width,
-                risk_fraction=self.risk_fraction,
-                entry_frequency=self.entry_frequency,
-                block_event_windows=self.block_event_windows,
-                min_vrp_vol=self.min_vrp_vol,
-                rsi_low=self.rsi_low,
-                rsi_high=self.rsi_high,
-                equity=self.initial_equity,
-            ),
-            management=replace(
-                base.management,
-                profit_take=self.profit_take,
-                stop_multiple=self.stop_multiple,
-                time_exit_dte=self.time_exit_dte,
-                breach_action=self.breach_action,
-            ),
-            fill=replace(
-                base.fill,
-                model=self.fill_model,
-                spread_fraction=self.spread_fraction,
-                commission_per_contract=self.commission_per_contract,
-            ),
-            hedge=replace(
-                base.hedge,
-                base_fraction=self.hedge_base_fraction,
-                flattening_threshold=self.hedge_flattening_threshold,
-                engine_fraction=self.hedge_engine_fraction,
-            ),
-            backtest=replace(base.backtest, initial_equity=self.initial_equity, cash_rate=self.cash_rate),
+        """The validated :class:`StrategyConfig` these settings describe."""
+        return StrategyConfig.from_dict(
+            {name: {k: getattr(getattr(self, name), k) for k in SECTION_CONFIGS[name].model_fields} for name in SECTIONS}
         )

@@ -66,7 +66,7 @@ class TableLayout:
 
     name: str
     date_column: str
-    grain: str  # "date" or "year"
+    grain: str  # "date" (a file per session), "year", "source" (quarantine) or "all" (one file)
     schema: pa.DataFrameSchema | None = None
 
 
@@ -101,6 +101,8 @@ TABLES: dict[str, TableLayout] = {
         _layout("hedge_layers", "date", "all"),
         _layout("backtest_daily", "date", "all"),
         _layout("backtest_summary", "start_date", "all"),
+        _layout("amm_comparison", "date", "all"),
+        _layout("amm_summary", "start_date", "all"),
         _layout("ingest_log", "ingested_at", "all"),
     ]
 }
@@ -118,11 +120,6 @@ def warehouse_root() -> Path:
 
 def _partition_name(layout: TableLayout, d: date) -> str:
     return f"date={d.isoformat()}" if layout.grain == "date" else f"year={d.year}"
-
-
-#: Partition grains: one file per session, per calendar year, per source (quarantine),
-#: or one file for the whole table (small results recomputed as a whole, e.g. a backtest).
-GRAINS = ("date", "year", "source", "all")
 
 
 #: How long a superseded file version stays readable for queries that listed it.

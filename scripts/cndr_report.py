@@ -63,6 +63,13 @@ def table(r: dict[str, object]) -> str:
     for p in r["periods"].iter_rows(named=True):
         lines.append(f"| {p['period']} | {p['corr']:.3f} | {p['beta']:.2f} | {p['alpha_monthly']:+.2%} | "
                      f"{p['mean_replica']:.2%} | {p['mean_published']:.2%} |")
+    rm = r["risk_matched"]
+    lines += [
+        "",
+        f"The same CNDR rules at the condor book's risk ({rm['risk_fraction']:.0%} of equity lost at most per monthly "
+        f"condor): annualized return {rm['annual_return']:.2%}, volatility {rm['annual_vol']:.2%}, maximum drawdown "
+        f"{rm['max_drawdown']:.2%}; crises: " + ", ".join(f"{k} {v:.2%}" for k, v in rm["crises"].items()) + ".",
+    ]
     if r.get("median_risk_share") is not None:
         lines.append(f"Replica risk per monthly condor (units x (widest wing - credit) / equity), median: "
                      f"{r['median_risk_share']:.1%} of equity (the condor book risks 2 % per entry).")

@@ -34,7 +34,7 @@ from features.market_features import market_features  # noqa: E402
 from features.option_features import option_features  # noqa: E402
 from features.regimes import market_regimes  # noqa: E402
 from features.simulate import SimulationConfig, simulate_chain, simulate_daily  # noqa: E402
-from features.simulate.calendar import business_days  # noqa: E402
+from features.calendar import business_days  # noqa: E402
 from features.strategy_config import StrategyConfig  # noqa: E402
 from features.vix_hedge import hedge_layers  # noqa: E402
 

@@ -1,9 +1,9 @@
-"""Regenerate the data block of ``features/nyse_calendar.py`` from exchange-calendars (XNYS).
+"""Regenerate the data block of ``features/calendar.py`` from exchange-calendars (XNYS).
 
     python scripts/make_nyse_calendar.py > /tmp/calendar_block.py
 
 Prints the ``HOLIDAYS`` and ``EARLY_CLOSES`` literals; paste them over the ones in
-``features/nyse_calendar.py`` after reviewing the difference (a changed holiday changes
+``features/calendar.py`` after reviewing the difference (a changed holiday changes
 the partition set, so it is a reviewed change, never an automatic one).
 """
 

@@ -38,7 +38,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from features.simulate import SimulationConfig, simulate_chain, simulate_daily  # noqa: E402
-from features.simulate.calendar import business_days  # noqa: E402
+from features.calendar import business_days  # noqa: E402
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
 BUCKETS = [(0.0, 0.02), (0.02, 0.05), (0.05, 0.10), (0.10, 0.20), (0.20, 10.0)]

@@ -52,3 +52,28 @@ def test_partitions_are_exactly_the_sessions():
     )
     assert [date.fromisoformat(k) for k in keys] == calendar.sessions_between(date(2024, 1, 2), date(2024, 12, 31))
     assert len(keys) == 252
+
+
+def test_observed_holidays_are_the_scheduled_rules_plus_the_unscheduled_closures():
+    """One calendar module, two views: the shipped (observed) closures equal the holiday
+    rules the simulator lists contracts with, plus the named unscheduled closures."""
+    from datetime import date
+
+    from features import calendar as cal
+
+    observed = {d for d in cal.holidays() if d.year >= 1998}
+    scheduled = {d for y in range(1998, 2036) for d in cal.scheduled_holidays(y) if d.weekday() < 5}
+    assert observed == scheduled | {date.fromisoformat(d) for d in cal.UNSCHEDULED_CLOSURES}
+
+
+def test_vx_expiration_on_the_observed_calendar_moves_only_for_closures_nobody_scheduled():
+    from datetime import date
+
+    from features import calendar as cal
+
+    months = [(y, m) for y in range(2004, 2035) for m in range(1, 13)]
+    differ = [(y, m) for y, m in months if cal.vx_expiration(y, m) != cal.vx_expiration(y, m, observed=True)]
+    for y, m in differ:  # the Wednesday or the Friday after it was an unscheduled closure
+        assert cal.vx_expiration(y, m, observed=True) < cal.vx_expiration(y, m)
+    # Good Friday 2025-04-18 is a holiday: the March 2025 contract settled on Tuesday 18 March
+    assert cal.vx_expiration(2025, 3, observed=True) == cal.vx_expiration(2025, 3) == date(2025, 3, 18)

@@ -116,24 +116,30 @@ def _rerun_decisions(root) -> pl.DataFrame:
         all_assets,
         selection=dg.AssetSelection.assets("condor_decisions").required_multi_asset_neighbors(),
         resources={**defs.resources, "warehouse": WarehouseResource(root=str(root)), "strategy": strategy},
+        # recompute every session from the store (a run otherwise continues the stored results)
+        run_config={"ops": {"strategy_backtest": {"config": {"rebuild": True}}}},
     )
     assert result.success
     return Warehouse(root).read("condor_decisions")
 
 
 def _revise_regime(store: Warehouse, day: date, available_at: datetime) -> None:
-    """Store a later revision of one session's regime: stressed, known only at ``available_at``."""
+    """Store a revision of one session's regime: stressed, known only at ``available_at``
+    (a revision at the instant of an existing row replaces that row)."""
     regimes = store.read("regimes", day, day)
+    at = pl.lit(available_at).dt.convert_time_zone("America/New_York")
     revision = regimes.tail(1).with_columns(
         vol_regime=pl.lit("stressed"),
         regime=pl.lit("stressed/backwardation"),
-        available_at=pl.lit(available_at).dt.convert_time_zone("America/New_York"),
+        available_at=at,
     )
-    store.write_partitions("regimes", pl.concat([regimes, revision], how="diagonal_relaxed"), "derived", [day])
+    kept = regimes.filter(pl.col("available_at") != at)
+    store.write_partitions("regimes", pl.concat([kept, revision], how="diagonal_relaxed"), "derived", [day])
 
 
 def test_decisions_read_features_only_as_known_at_their_session(materialized, tmp_path):
-    """A feature revised after the session cannot change that session's decision (Feast #6615)."""
+    """A feature revised after the decision instant (16:15 on the session) cannot change that
+    session's decision (Feast #6615), even when it is published the same evening."""
     import shutil
 
     copy = tmp_path / "warehouse"
@@ -143,14 +149,15 @@ def test_decisions_read_features_only_as_known_at_their_session(materialized, tm
     entered = decisions.filter(pl.col("action") == "enter")["date"]
     assert entered.len() > 0, "the simulated quarter produced no entry to test with"
     day = entered[0]
-    _revise_regime(store, day, datetime(day.year, day.month, day.day, 16, 15, tzinfo=NY) + timedelta(days=7))
-    after_late_revision = _rerun_decisions(copy).filter(pl.col("date") == day)
-    assert after_late_revision["action"].to_list() == ["enter"]
-    # the same revision published on the session itself, after the 16:15 row it revises, does
-    # change the decision: the store is really consulted, revision by revision
-    _revise_regime(store, day, datetime(day.year, day.month, day.day, 16, 30, tzinfo=NY))
-    after_early_revision = _rerun_decisions(copy).filter(pl.col("date") == day)
-    assert after_early_revision["action"].to_list() == ["skip"]
+    close = datetime(day.year, day.month, day.day, 16, 15, tzinfo=NY)
+    _revise_regime(store, day, close + timedelta(days=7))
+    assert _rerun_decisions(copy).filter(pl.col("date") == day)["action"].to_list() == ["enter"]
+    # published the same evening, 15 minutes after the decision instant: still not seen
+    _revise_regime(store, day, close + timedelta(minutes=15))
+    assert _rerun_decisions(copy).filter(pl.col("date") == day)["action"].to_list() == ["enter"]
+    # the same revision known at the decision instant does change it: the store is consulted
+    _revise_regime(store, day, close)
+    assert _rerun_decisions(copy).filter(pl.col("date") == day)["action"].to_list() == ["skip"]
 
 
 def test_the_decisions_schedule_runs_after_the_daily_job_on_sessions_only():
@@ -175,3 +182,53 @@ def test_the_hedge_frontier_holds_every_configuration_and_its_chart(materialized
     event = dg.DagsterInstance.get().get_latest_materialization_event(dg.AssetKey("hedge_frontier"))
     metadata = event.asset_materialization.metadata
     assert "data:image/png;base64" in metadata["frontier"].value
+
+
+def _backtest_tables(root) -> dict[str, pl.DataFrame]:
+    store = Warehouse(root)
+    keys = {"condor_decisions": ["date"], "condor_positions": ["date", "position_id"], "condor_trades": ["strategy", "position_id"],
+            "hedge_layers": ["date", "layer"], "backtest_daily": ["strategy", "date"], "backtest_summary": ["strategy"]}
+    return {t: store.read(t).sort(k) for t, k in keys.items()}
+
+
+def _run_backtest_step(root, rebuild: bool = False) -> None:
+    from pipelines.definitions import all_assets, defs
+    from pipelines.resources import StrategyResource, WarehouseResource
+
+    result = dg.materialize(
+        all_assets,
+        selection=dg.AssetSelection.assets("condor_decisions").required_multi_asset_neighbors(),
+        resources={**defs.resources, "warehouse": WarehouseResource(root=str(root)),
+                   "strategy": StrategyResource(wing_width=100.0, min_vrp_vol=-100.0)},
+        run_config={"ops": {"strategy_backtest": {"config": {"rebuild": rebuild}}}},
+    )
+    assert result.success
+
+
+def test_a_backtest_continued_session_by_session_equals_a_full_rebuild(materialized, tmp_path):
+    """The scheduled run computes only the sessions it has not seen, from the state stored by
+    the previous run; the result equals recomputing the whole history."""
+    import shutil
+
+    copy = tmp_path / "warehouse"
+    shutil.copytree(materialized.root, copy)
+    _run_backtest_step(copy, rebuild=True)
+    rebuilt = _backtest_tables(copy)
+    # the history as the daily schedule would have seen it: first up to a cut, then two more sessions
+    sessions = sessions_between(START, END)
+    parts = copy / "data" / "option_features"
+    hidden = tmp_path / "later"
+    hidden.mkdir()
+    for d in sessions[-5:]:
+        shutil.move(str(parts / f"date={d.isoformat()}"), str(hidden))
+    _run_backtest_step(copy, rebuild=True)
+    for d in sessions[-5:]:
+        shutil.move(str(hidden / f"date={d.isoformat()}"), str(parts))
+        _run_backtest_step(copy)
+    continued = _backtest_tables(copy)
+    for table, frame in rebuilt.items():
+        assert frame.equals(continued[table]), table
+    # nothing new: a run leaves every stored file as it was
+    before = sorted(p.name for p in (copy / "data").rglob("*.parquet"))
+    _run_backtest_step(copy)
+    assert sorted(p.name for p in (copy / "data").rglob("*.parquet")) == before

@@ -4,7 +4,8 @@ About 3000 listed issues (a slow, deterministic drift between ~2800 and ~3200). 
 advancers among the changed issues is Phi(0.55 z + 0.3 e), where z is the index's log return
 standardized by the session's model volatility and e is independent noise, so breadth is
 strongly but not perfectly correlated with index returns. Unchanged issues are 0.5–3 % of
-the total. Counts are binomial draws; randomness comes from a range-independent stream.
+the total; at least 1 % of the changed issues move each way. Counts are binomial draws;
+randomness comes from a range-independent stream.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import polars as pl
 from scipy.special import ndtr, ndtri
 
 from features.simulate.dynamics import SESSION_DT, _block_draws
+
+#: Smallest share of the changed issues on the minority side of a session.
+MIN_SHARE = 0.01
 
 
 def breadth_frame(
@@ -35,7 +39,10 @@ def breadth_frame(
     unchanged = np.round(total * (0.005 + 0.025 * u[:, 0])).astype(np.int64)
     changed = total - unchanged
     z = log_returns / np.sqrt(variance_day * SESSION_DT)
-    share = ndtr(0.55 * z + 0.3 * z_noise[:, 0])
+    # at least 1 % of the changed issues move against the index: on the NYSE's most one-sided
+    # sessions (e.g. 2020-03-16, 2008-10-15) a few percent still advanced; an unbounded
+    # normal share gave a crash day 0 advancers
+    share = np.clip(ndtr(0.55 * z + 0.3 * z_noise[:, 0]), MIN_SHARE, 1.0 - MIN_SHARE)
     # Binomial(changed, share) via its normal approximation (n ~ 3000), inverse-CDF sampled
     # from the block stream so it stays range independent.
     mean = changed * share

@@ -38,7 +38,7 @@ from datetime import date, timedelta
 import numpy as np
 from scipy.special import ndtr
 
-from features.simulate import calendar as cal
+from features import calendar as cal
 from features.simulate.dynamics import CLOSE_MINUTE, MINUTES_PER_DAY, MINUTES_PER_YEAR, NOW_MINUTE, OPEN_MINUTE
 
 #: Mixture shape: crash weight p, crash mean shift a (in total standard deviations), vol ratio k.
@@ -86,6 +86,9 @@ class ChainLayout:
     bands : strike bands from the money outward.
     adaptive_near_band : let the first band coarsen too (the small test chain), instead of
         always listing 5-point strikes near the money.
+    max_strike_ratio : no strike above this multiple of the expiry's forward. Without it the
+        coarsening outer band of a long-dated expiry in a high-vol year reached 4.8x the
+        forward; real SPX chains stop near 2.6x (the Cboe files in ../shared/data).
 
     Each expiry has between sum(min counts) and sum(max counts) strikes; with the 60–67
     (root, expiry) pairs of "default" (21–27 for "small") that bounds a chain to 10–20 k
@@ -100,6 +103,7 @@ class ChainLayout:
     december_years: int
     bands: tuple[StrikeBand, ...]
     adaptive_near_band: bool = False
+    max_strike_ratio: float = 2.6
 
 
 LAYOUTS: dict[str, ChainLayout] = {
@@ -316,15 +320,10 @@ def strike_grids(forwards: np.ndarray, total_sds: np.ndarray, layout: ChainLayou
     first = np.repeat(np.cumsum(n) - n, n)
     strikes = np.repeat(np.concatenate(seg_start), n) + np.repeat(np.concatenate(seg_step), n) * (np.arange(total) - first)
     expiry = np.repeat(exp_ix, n)
-    keep = strikes > 0
+    keep = (strikes > 0) & (strikes <= layout.max_strike_ratio * f[expiry])
     expiry, strikes = expiry[keep], np.round(strikes[keep], 6)
     order = np.lexsort((strikes, expiry))
     return expiry[order], strikes[order]
-
-
-def strike_grid(forward: float, total_sd: float, layout: ChainLayout) -> np.ndarray:
-    """Strikes of one expiry (see :func:`strike_grids`)."""
-    return strike_grids(np.array([forward]), np.array([total_sd]), layout)[1]
 
 
 def _floor_tick(x: np.ndarray) -> np.ndarray:

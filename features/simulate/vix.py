@@ -39,7 +39,7 @@ import numpy as np
 import polars as pl
 from scipy.signal import lfilter
 
-from features.simulate import calendar as cal
+from features import calendar as cal
 from features.simulate.chain import crash_weight, mixture_log_skewness, mixture_params
 from features.simulate.dynamics import (
     MINUTES_PER_DAY,

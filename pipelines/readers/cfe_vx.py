@@ -16,10 +16,11 @@ the settlement price in VIX points.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import polars as pl
 
+from features.calendar import vx_expiration as calendar_vx_expiration
 from pipelines import calendar as cal
 from pipelines.readers import dates
 from pipelines.readers import quality as q
@@ -41,14 +42,9 @@ def sniff(lines: list[str]) -> bool:
 
 
 def vx_expiration(year: int, month: int) -> date:
-    """Final settlement date of the VX contract for ``year``/``month`` (see module doc)."""
-    ny, nm = (year + 1, 1) if month == 12 else (year, month + 1)
-    first = date(ny, nm, 1)
-    friday = first + timedelta(days=(4 - first.weekday()) % 7 + 14)
-    if not cal.is_session(friday):
-        friday = cal.previous_session(friday)
-    wed = friday - timedelta(days=30)
-    return wed if cal.is_session(wed) else cal.previous_session(wed)
+    """Final settlement date of the VX contract for ``year``/``month``: the CFE rule on the
+    observed NYSE calendar (:func:`features.calendar.vx_expiration`)."""
+    return calendar_vx_expiration(year, month, observed=True)
 
 
 def read(src: Source) -> ReadResult:

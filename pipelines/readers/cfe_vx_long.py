@@ -19,7 +19,9 @@ Row rules: ``unparseable_value``, ``missing_value``, ``outside_calendar_range``,
 ``not_a_session`` (three CFE sessions on which the NYSE was closed), ``zero_settle_placeholder``
 (842 rows of 2013 with ``Settle`` 0.00: Cboe's 2013 files carried the settlement in
 ``Close`` and the upstream tool kept the empty ``Settle``), ``nonpositive_price``,
-``negative_tenor``, ``duplicate_contract``.
+``negative_tenor``, ``duplicate_contract``; plus the warehouse's plausibility range for VX
+(``vx_settle_out_of_range``), which catches the upstream rows left at a tenth of the price (all of
+2007-03-26, the day CFE stopped quoting at 10x) and a settle of 1 for a 303-day contract on 2008-04-21.
 """
 
 from __future__ import annotations

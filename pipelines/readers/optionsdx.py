@@ -27,6 +27,7 @@ import re
 
 import polars as pl
 
+from features.calendar import is_third_friday_expr
 from pipelines import schemas
 from pipelines.readers.options_common import check_roots, check_sessions, finish_options, session_close, settlement_expr
 from pipelines.readers.result import ReadResult
@@ -72,7 +73,7 @@ def read(src: Source, *, underlying: str | None = None, allowed_roots: frozenset
     frame = pl.concat(sides, how="vertical")
     c = pl.col
     exp = c("expiration")
-    third_friday = (exp.dt.weekday() == 5) & exp.dt.day().is_between(15, 21)
+    third_friday = is_third_friday_expr(exp)
     root = pl.when(third_friday).then(pl.lit("SPX")).otherwise(pl.lit("SPXW")) if under == "SPX" else pl.lit(under)
     frame = frame.with_columns(pl.when(exp.is_not_null()).then(root).alias("root"))
     # the root is derived, never read, so only allowed_roots can reject it

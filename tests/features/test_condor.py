@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from scipy.stats import norm
 
-from features.condor import condor_decisions, features_as_of
+from features.condor import condor_decisions
 from features.strategy_config import CondorConfig
 
 D0 = date(2024, 1, 2)  # a Tuesday
@@ -130,8 +130,19 @@ def test_expected_move_method_places_shorts_at_one_sigma():
 
 def test_features_published_after_the_session_are_not_used():
     f = _features([D0]).with_columns(pl.lit(datetime(2024, 1, 3, 16, 15)).alias("available_at"))
-    out = features_as_of(pl.DataFrame({"date": [D0, D0 + timedelta(days=1)]}), f)
+    out = condor_decisions(_chain([D0, D0 + timedelta(days=1)]), f, CFG)
     assert out["vix"].to_list() == [None, 15.0]
+    assert out["action"].to_list() == ["skip", "enter"]
+
+
+def test_a_revision_published_minutes_after_the_decision_does_not_change_it():
+    """The decision is taken at 16:15 on its session: a stressed revision of that same
+    session's regime published at 16:30 is not seen; one known at 16:15 is."""
+    f = _features([D0])
+    late = f.with_columns(pl.lit(datetime(2024, 1, 2, 16, 30)).alias("available_at"), pl.lit("stressed").alias("vol_regime"))
+    assert condor_decisions(_chain([D0]), pl.concat([f, late]), CFG)["action"].to_list() == ["enter"]
+    known = f.with_columns(pl.lit("stressed").alias("vol_regime"))
+    assert condor_decisions(_chain([D0]), known, CFG)["action"].to_list() == ["skip"]
 
 
 def test_decisions_unchanged_when_later_chains_and_features_are_appended():

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from features.market_features import MARKET_FEATURE_COLUMNS, market_features
-from features.synthetic_market import SyntheticMarket, simulate_market
+from synthetic_market import SyntheticMarket, simulate_market
 from features.term_structure import vx_constant_maturity, vx_roll_yield
 
 N_DAYS = 420

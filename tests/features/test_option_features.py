@@ -122,14 +122,32 @@ def test_settled_expiry_has_nan_iv(features):
     assert features.filter(pl.col("expiration") == QD)["iv"].is_nan().all()
 
 
-def test_intrinsic_is_against_spot_and_extrinsic_is_mid_minus_intrinsic(features):
-    spot = 4000.0
+def test_intrinsic_is_against_the_discounted_forward_and_extrinsic_is_mid_minus_intrinsic(features):
     m = features.filter(pl.col("mid").is_not_null())
-    k = m["strike"].to_numpy()
+    k, f, d = m["strike"].to_numpy(), m["forward"].to_numpy(), m["discount_factor"].to_numpy()
     is_call = (m["option_type"] == "C").to_numpy()
-    intrinsic = np.where(is_call, np.maximum(spot - k, 0), np.maximum(k - spot, 0))
+    intrinsic = d * np.where(is_call, np.maximum(f - k, 0), np.maximum(k - f, 0))
     np.testing.assert_allclose(m["intrinsic"].to_numpy(), intrinsic)
     np.testing.assert_allclose(m["extrinsic"].to_numpy(), m["mid"].to_numpy() - intrinsic)
+
+
+def test_extrinsic_is_never_materially_negative_on_a_simulated_chain():
+    """Deep in-the-money puts trade near D (K - F), below K - S: against spot they showed
+    negative time value (12 % of rows below -0.5 points); against the discounted forward a
+    mid can fall below the bound only by quote noise, within half the spread."""
+    from features.simulate import SimulationConfig, simulate_chain, simulate_daily
+    from pipelines.calendar import sessions_between
+    from pipelines.events_calendar import events_between
+
+    config = SimulationConfig(seed=7, chain_size="small")
+    days = sessions_between(config.origin, date(2024, 3, 28))
+    market = simulate_daily(days, events_between(days[0], date(2025, 12, 31)), config)
+    chain = pl.concat([simulate_chain(d, market, config) for d in days[-60::10]])
+    of = option_features(chain).filter(pl.col("mid").is_not_null() & pl.col("intrinsic").is_not_null())
+    half_spread = (of["ask"] - of["bid"]) / 2
+    assert of.height > 1000
+    assert (of["extrinsic"] >= -half_spread - 1e-9).all()
+    assert (of["extrinsic"] >= -0.5).mean() == 1.0
 
 
 def test_log_moneyness_is_log_strike_over_forward(features):

@@ -14,9 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from features.market_features import MARKET_FEATURE_COLUMNS, market_features
-from features.point_in_time import MARKET_FEATURE_DOCS, as_of, feature_registry_rows
+from features.point_in_time import (
+    MARKET_FEATURE_DOCS,
+    as_of,
+    feature_registry_rows,
+    features_at_sessions,
+    rows_known_at_sessions,
+)
 from features.regimes import market_regimes
-from features.synthetic_market import simulate_market
+from synthetic_market import simulate_market
 
 SQL = Path(__file__).resolve().parents[2] / "warehouse" / "point_in_time.sql"
 NY = ZoneInfo("America/New_York")
@@ -262,3 +268,46 @@ def test_a_changed_value_is_a_new_revision_and_the_old_one_stays_visible_as_of_b
     after = as_of(merged, [date(2024, 1, 3)], datetime(2024, 7, 1, tzinfo=timezone.utc))
     assert before["vix"].to_list() == [14.0]
     assert after["vix"].to_list() == [15.5]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_features_at_sessions_equals_brute_force_at_each_decision_instant(seed: int) -> None:
+    """Each session reads, at 16:15 New York on it, the latest row known then (the latest
+    date, then its latest revision): the reference scans every row."""
+    rows = random_rows(seed)
+    sessions = sorted({r[0] + timedelta(days=k) for r in rows for k in (0, 1, 5)})
+    got = features_at_sessions(to_frame(rows), pl.Series(sessions))
+    assert got["date"].to_list() == sessions
+    for s, feature_date, x in zip(got["date"], got["feature_date"], got["x"]):
+        instant = datetime(s.year, s.month, s.day, 16, 15, tzinfo=NY)
+        ref = ref_known_at(rows, instant)
+        assert (feature_date, x) == ((ref[0], ref[2]) if ref else (None, None))
+
+
+def test_a_revision_published_after_the_decision_instant_is_not_read() -> None:
+    day = date(2024, 3, 5)
+    close = datetime(2024, 3, 5, 16, 15, tzinfo=NY)
+    rows = [(day, close, 1.0), (day, close + timedelta(minutes=1), 2.0), (day, close + timedelta(days=1), 3.0)]
+    got = features_at_sessions(to_frame(rows), pl.Series([day, date(2024, 3, 6), date(2024, 3, 7)]))
+    assert got["x"].to_list() == [1.0, 3.0, 3.0]
+
+
+def test_a_row_cannot_be_known_before_its_own_session_closes() -> None:
+    """An ``available_at`` earlier than the row's own session (a data error) does not let a
+    decision of an earlier session read it."""
+    rows = [(date(2024, 3, 5), datetime(2024, 3, 4, 9, 0, tzinfo=NY), 1.0)]
+    got = features_at_sessions(to_frame(rows), pl.Series([date(2024, 3, 4), date(2024, 3, 5)]))
+    assert got["x"].to_list() == [None, 1.0]
+
+
+def test_option_rows_are_used_only_by_the_session_that_knew_them() -> None:
+    """An intraday snapshot stamped after the decision instant is not a row of that session's
+    decision; an end-of-day snapshot pulled in the evening holds the closing quotes."""
+    at = lambda h, m: datetime(2024, 3, 5, h, m, tzinfo=NY)  # noqa: E731
+    frame = pl.DataFrame(
+        {"quote_date": [date(2024, 3, 5)] * 3, "snapshot_time": [at(12, 0), at(16, 40), at(18, 0)],
+         "snapshot_kind": ["intraday", "intraday", "eod"]},
+        schema_overrides={"snapshot_time": pl.Datetime("us", "America/New_York")},
+    )
+    kept = rows_known_at_sessions(frame, "quote_date", "snapshot_time")
+    assert kept["snapshot_time"].dt.hour().to_list() == [12, 18]

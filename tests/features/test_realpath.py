@@ -202,6 +202,9 @@ def test_cndr_replica_against_the_published_index(shared_data):
     assert 0.010 < rep["annual_return"] - pub["annual_return"] < 0.030
     assert 0.03 < rep["max_drawdown"] - pub["max_drawdown"] < 0.10
     assert rep["annual_vol"] < pub["annual_vol"]
+    # at the condor book's 2 % risk per entry the same rules run at well under half the volatility
+    assert r["risk_matched"]["annual_vol"] < 0.5 * rep["annual_vol"]
+    assert r["risk_matched"]["max_drawdown"] > rep["max_drawdown"]
 
 
 def test_surface_out_of_sample_on_the_2018_spxw_sessions(shared_data):
@@ -232,3 +235,19 @@ def test_trade_rows_say_which_settlement_value_they_used():
                                 "settlement_source": ["SET", "estimate:open", "estimate:open"]})
     assert flag_trade_settlements(trades, settlements)["settlement_source"].to_list() == [
         "SET", "estimate:open", "close", None]
+
+
+def test_cndr_at_a_risk_fraction_risks_that_share_of_equity_per_condor():
+    from features.realpath.market import cndr_replica
+
+    days = [d for d in pl.date_range(date(2023, 3, 1), date(2023, 6, 30), "1d", eager=True).to_list()
+            if d.weekday() < 5 and d not in (date(2023, 4, 7), date(2023, 5, 29), date(2023, 6, 19))]
+    inputs = _inputs(days).with_columns((4000.0 + pl.int_range(pl.len()) * 2.0).alias("close"))
+    daily, trades = cndr_replica(inputs, None, risk_fraction=0.02)
+    eq = daily.select(pl.col("date").alias("entry_date"), pl.col("equity").shift(1).alias("_pre"))
+    t = trades.join(eq, on="entry_date")
+    width = pl.max_horizontal(pl.col("sp_strike") - pl.col("lp_strike"), pl.col("lc_strike") - pl.col("sc_strike"))
+    share = t.select(pl.col("units") * (width - pl.col("credit_fill")) * 100 / pl.col("_pre")).to_series()
+    assert t.height >= 2
+    assert share.to_list() == pytest.approx([0.02] * t.height, rel=0.1)  # sized on the mid credit, filled worse
+    assert set(trades["settlement_source"].drop_nulls().to_list()) <= {"estimate:open"}  # no SET stored here

@@ -22,7 +22,7 @@ from features.regimes import (
     market_regimes,
     rule_regimes,
 )
-from features.synthetic_market import simulate_market
+from synthetic_market import simulate_market
 
 N_DAYS = 420
 HMM = dict(hmm_refit_every=40, hmm_min_train=150)

@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from features.nyse_calendar import LAST_CALENDAR_DAY, sessions_between
+from features.calendar import LAST_CALENDAR_DAY, sessions_between
 from features.simulate import SimulationConfig, simulate_chain, simulate_daily
 from features.vix_index import vix_family
 

@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 
 from features.simulate import DailyMarket, SimulationConfig, simulate_chain, simulate_daily
 from features.events import nth_weekday
-from features.simulate import calendar as cal
+from features import calendar as cal
 from features.simulate.dynamics import DEFAULT_PARAMS, EventSchedule, risk_neutral_variance
 from pipelines.schemas import BREADTH_DAILY, SPX_DAILY, SPX_OPTIONS, VIX_TERM_STRUCTURE, VX_FUTURES
 
@@ -224,10 +224,7 @@ def test_business_day_rule_matches_nyse_calendar_except_unscheduled_closures():
     xnys = xc.get_calendar("XNYS", start="2000-01-01", end="2026-12-31")
     official = {d.date() for d in xnys.sessions_in_range("2000-01-03", "2026-12-31")}
     ours = set(cal.business_days(date(2000, 1, 3), date(2026, 12, 31)))
-    unscheduled = {
-        date(2001, 9, 11), date(2001, 9, 12), date(2001, 9, 13), date(2001, 9, 14), date(2004, 6, 11),
-        date(2007, 1, 2), date(2012, 10, 29), date(2012, 10, 30), date(2018, 12, 5), date(2025, 1, 9),
-    }
+    unscheduled = {date.fromisoformat(d) for d in cal.UNSCHEDULED_CLOSURES}
     assert ours - official == unscheduled
     assert official - ours == set()
 
@@ -292,3 +289,22 @@ def test_open_gaps_and_intraday_ranges_are_plausible():
     gap = np.abs(np.log(d["open"].to_numpy()[1:] / d["close"].to_numpy()[:-1]))
     assert 0.005 < np.median(rng) < 0.02  # real S&P 500 1990-2023: about 1.0 %
     assert np.median(gap) < 0.5 * np.median(rng)
+
+
+def test_no_strike_lies_beyond_the_real_chains_reach_of_2_6_times_the_forward():
+    """Real SPX chains stop near 2.6x spot; the coarsening outer band once listed 4.8x."""
+    dm = market(date(2025, 12, 31))
+    days = [date(2025, 3, 3), date(2025, 4, 8), date(2025, 11, 14)]  # the simulated crisis year
+    chain = pl.concat([simulate_chain(d, dm, SimulationConfig(seed=7)) for d in days])
+    ratio = chain["strike"] / chain["underlying_price"]
+    assert ratio.max() <= 2.6 * 1.15  # the forward of a 3-year LEAPS sits up to ~15 % above spot
+    assert ratio.max() > 1.5  # the wings are still there
+
+
+def test_every_simulated_session_has_advancing_and_declining_issues():
+    breadth = market(date(2025, 12, 31)).breadth_daily
+    # the minority side's expected share is at least 1 %; the binomial draw scatters around it
+    assert (breadth["advancing"] > 0).all() and (breadth["declining"] > 0).all()
+    changed = breadth["advancing"] + breadth["declining"]
+    minority = breadth.select(pl.min_horizontal("advancing", "declining"))["advancing"]
+    assert (minority / changed).min() > 0.003

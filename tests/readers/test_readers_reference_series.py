@@ -159,8 +159,8 @@ def test_real_vx_long_file_every_monthly_row_lands_on_an_official_expiry(shared_
     t = r.tables["vx_futures"]
     assert r.rows_read == 47416
     reasons = dict(r.quarantine.group_by("reason").len().iter_rows())
-    # the VX plausibility bound quarantines 9 more: the 2007-03-26 rescaling day (settles ~1.3)
-    # and a settle of 1 on 2008-04-21
+    # 2007-03-26 (the day CFE stopped quoting at 10x) is at 1/10 scale upstream (1.338 for 13.38),
+    # and a 2008-04-21 row settles at 1: the warehouse's VX plausibility range quarantines them
     assert reasons == {"zero_settle_placeholder": 842, "not_a_session": 25, "vx_settle_out_of_range": 9}
     monthly = t.filter(pl.col("contract").str.starts_with("VX "))
     official = {vx_expiration(y, m) for y in range(2004, 2026) for m in range(1, 13)}

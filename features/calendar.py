@@ -1,4 +1,18 @@
-"""The NYSE trading calendar, shipped as data in this module.
+"""The one trading calendar: NYSE sessions, scheduled holidays, and the expiration rules of
+SPX options (AM monthlies, PM dailies/weeklies/month-ends) and VX futures.
+
+Two views of the NYSE, both here:
+
+* the *observed* calendar, shipped as data in this module (below);
+* the *scheduled* calendar (:func:`scheduled_holidays`): the holiday rules known when
+  contracts are listed. The simulator must place option and VX expirations years ahead of
+  its last session, beyond any observed list, and nobody knew of unscheduled closures
+  (2001-09-11..14, 2004-06-11, 2007-01-02, 2012-10-29/30, 2018-12-05, 2025-01-09) when the
+  contracts were listed; a pure function of the date also keeps every simulated value
+  independent of the requested range. The observed holidays are the scheduled ones plus
+  :data:`UNSCHEDULED_CLOSURES` (tested over 1998-2035).
+
+The observed calendar:
 
 ``HOLIDAYS`` lists every weekday from 1990-01-02 through 2035-12-31 on which the NYSE is
 closed (regular holidays and ad-hoc closures such as 2001-09-11 or 2025-01-09);
@@ -17,6 +31,11 @@ import bisect
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+import numpy as np
+import polars as pl
+
+from features.events import nth_weekday
 
 NY = ZoneInfo("America/New_York")
 FIRST_SESSION = date(1990, 1, 2)
@@ -297,3 +316,157 @@ EARLY_CLOSES: dict[str, str] = {
     "2035-12-24": "13:00",
 }
 # fmt: on
+
+
+# ---------------------------------------------------------------- scheduled holidays
+#: Unscheduled NYSE closures since 1998 (weather, national mourning, 9/11): observed
+#: holidays that no holiday rule predicts.
+UNSCHEDULED_CLOSURES: tuple[str, ...] = (
+    "2001-09-11", "2001-09-12", "2001-09-13", "2001-09-14", "2004-06-11", "2007-01-02",
+    "2012-10-29", "2012-10-30", "2018-12-05", "2025-01-09",
+)
+
+
+def _easter(year: int) -> date:
+    """Gregorian Easter Sunday (anonymous Gregorian / Meeus-Jones-Butcher algorithm)."""
+    a = year % 19
+    b, c = divmod(year, 100)
+    d, e = divmod(b, 4)
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    ell = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * ell) // 451
+    month, day = divmod(h + ell - 7 * m + 114, 31)
+    return date(year, month, day + 1)
+
+
+def _observed(d: date, saturday_to_friday: bool = True) -> date | None:
+    """Weekend observance: Sunday -> Monday; Saturday -> Friday (or no holiday)."""
+    if d.weekday() == 6:
+        return d + timedelta(days=1)
+    if d.weekday() == 5:
+        return d - timedelta(days=1) if saturday_to_friday else None
+    return d
+
+
+@lru_cache(maxsize=None)
+def scheduled_holidays(year: int) -> frozenset[date]:
+    """Scheduled NYSE full-day holidays of ``year`` under the rules in force since 1998.
+
+    New Year's Day falling on a Saturday is not observed (NYSE rule 7.2), Juneteenth
+    counts from 2022.
+    """
+    days = [
+        _observed(date(year, 1, 1), saturday_to_friday=False),
+        nth_weekday(year, 1, 0, 3),  # Martin Luther King Jr. Day
+        nth_weekday(year, 2, 0, 3),  # Washington's Birthday
+        _easter(year) - timedelta(days=2),  # Good Friday
+        nth_weekday(year, 5, 0, -1),  # Memorial Day
+        _observed(date(year, 6, 19)) if year >= 2022 else None,
+        _observed(date(year, 7, 4)),
+        nth_weekday(year, 9, 0, 1),  # Labor Day
+        nth_weekday(year, 11, 3, 4),  # Thanksgiving
+        _observed(date(year, 12, 25)),
+    ]
+    return frozenset(d for d in days if d is not None)
+
+
+def is_business_day(d: date) -> bool:
+    """True on weekdays that are not *scheduled* NYSE holidays (see the module docstring)."""
+    return d.weekday() < 5 and d not in scheduled_holidays(d.year)
+
+
+def previous_business_day(d: date) -> date:
+    """The last business day strictly before ``d``."""
+    d -= timedelta(days=1)
+    while not is_business_day(d):
+        d -= timedelta(days=1)
+    return d
+
+
+def business_days(start: date, end: date) -> list[date]:
+    """Business days in the closed interval [start, end]."""
+    out: list[date] = []
+    d = start
+    while d <= end:
+        if is_business_day(d):
+            out.append(d)
+        d += timedelta(days=1)
+    return out
+
+
+def third_friday(year: int, month: int) -> date:
+    """Third Friday of a month (the standard monthly expiration date)."""
+    return nth_weekday(year, month, 4, 3)
+
+
+def monthly_option_expiration(year: int, month: int) -> date:
+    """Standard SPX monthly expiration: the third Friday, or the business day before it if a holiday."""
+    d = third_friday(year, month)
+    return d if is_business_day(d) else previous_business_day(d)
+
+
+def last_business_day(year: int, month: int) -> date:
+    """Last business day of a month (SPXW end-of-month expiration)."""
+    nxt = date(year + (month == 12), month % 12 + 1, 1)
+    return previous_business_day(nxt)
+
+
+def vx_expiration(year: int, month: int, observed: bool = False) -> date:
+    """CFE VX monthly-contract final settlement date for contract month (year, month).
+
+    The Wednesday 30 days before the third Friday of the *following* month; if that Friday
+    or that Wednesday is an exchange holiday, the business day before the Wednesday.
+    ``observed=False``: scheduled holidays (what was known at listing; the simulator);
+    ``True``: the observed NYSE calendar (real contracts, e.g. checking vendor files).
+    """
+    ny, nm = year + (month == 12), month % 12 + 1
+    friday = third_friday(ny, nm)
+    wednesday = friday - timedelta(days=30)
+    open_ = is_session if observed else is_business_day
+    before = previous_session if observed else previous_business_day
+    if not open_(friday) or not open_(wednesday):
+        return before(wednesday)
+    return wednesday
+
+
+def add_months(year: int, month: int, k: int) -> tuple[int, int]:
+    """(year, month) shifted by ``k`` months."""
+    idx = year * 12 + (month - 1) + k
+    return idx // 12, idx % 12 + 1
+
+
+def holidays_array(first: date, last: date) -> np.ndarray:
+    """Observed NYSE closures on weekdays in the years ``first.year .. last.year``
+    (datetime64[D], for ``numpy.busday_*``); outside the shipped range none are known."""
+    return np.array(sorted(d for d in holidays() if first.year <= d.year <= last.year), dtype="datetime64[D]")
+
+
+def is_third_friday(d: date) -> bool:
+    """True on the third Friday of a month (day 15-21): the standard monthly expiration day."""
+    return d.weekday() == 4 and 15 <= d.day <= 21
+
+
+def is_third_friday_expr(d: pl.Expr) -> pl.Expr:
+    """:func:`is_third_friday` as a Polars expression over a Date column."""
+    return (d.dt.weekday() == 5) & d.dt.day().is_between(15, 21)
+
+
+def third_friday_expr(year: pl.Expr, month: pl.Expr) -> pl.Expr:
+    """:func:`third_friday` as a Polars expression over year and month columns."""
+    first = pl.date(year, month, 1)
+    # weekday(): Monday=1 .. Sunday=7; Friday=5.
+    offset = (5 - first.dt.weekday() + 7) % 7
+    return first + pl.duration(days=offset + 14)
+
+
+def is_monthly_vx_expiration_expr(expiration: pl.Expr) -> pl.Expr:
+    """True for the final settlement date of a *monthly* VX contract: the Wednesday 30 days
+    before the next month's third Friday, or up to three days earlier when a holiday moves it
+    (:func:`vx_expiration`; weeklies fall on other days)."""
+    nxt_year = expiration.dt.year() + (expiration.dt.month() == 12).cast(pl.Int32)
+    nxt_month = expiration.dt.month() % 12 + 1
+    wednesday = third_friday_expr(nxt_year, nxt_month) - pl.duration(days=30)
+    return (expiration <= wednesday) & (expiration >= wednesday - pl.duration(days=3))

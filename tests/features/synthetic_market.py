@@ -1,6 +1,6 @@
-"""Seeded synthetic market history in the warehouse's canonical frame shapes.
+"""Seeded synthetic market history in the warehouse's canonical frame shapes (a test helper).
 
-Used by tests and benchmarks of the market features where real data is absent or too
+Used by the tests of the market features where real data is absent or too
 large. It is a simulator, not a model of record: a stochastic-volatility random walk for
 the S&P 500 (log-vol Ornstein–Uhlenbeck with occasional jumps to a stressed state), breadth
 counts driven by the daily return, a VIX family tied to the current vol with mean
@@ -16,8 +16,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from features.event_features import nyse_holidays
-from features.term_structure import is_monthly_vx_expiration
+from features.calendar import holidays_array, is_monthly_vx_expiration_expr
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ class SyntheticMarket:
 
 def sessions(start: date, n: int) -> np.ndarray:
     """The first ``n`` NYSE sessions on or after ``start`` (datetime64[D])."""
-    hol = nyse_holidays(start, start + timedelta(days=int(n * 1.6) + 30))
+    hol = holidays_array(start, start + timedelta(days=int(n * 1.6) + 30))
     first = np.busday_offset(np.datetime64(start), 0, roll="forward", holidays=hol)
     return np.busday_offset(first, np.arange(n), roll="forward", holidays=hol)
 
@@ -109,7 +108,7 @@ def simulate_market(
     # Monthly VX expirations covering the history plus nine months.
     first, last = d[0].astype(date), d[-1].astype(date) + timedelta(days=300)
     cand = pl.DataFrame({"expiration": pl.date_range(first, last, "1d", eager=True)}).filter(
-        is_monthly_vx_expiration(pl.col("expiration")) & (pl.col("expiration").dt.weekday() == 3)
+        is_monthly_vx_expiration_expr(pl.col("expiration")) & (pl.col("expiration").dt.weekday() == 3)
     )
     state = pl.DataFrame({"date": spx["date"], "_vix": vix})
     vx = (
