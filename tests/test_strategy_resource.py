@@ -55,12 +55,12 @@ def test_hedge_knobs_set_in_the_run_config_reach_the_strategy() -> None:
         seen["config"] = strategy.to_strategy_config()
 
     run_config = {"resources": {"strategy": {"config": {
-        "hedge": {"beta_window": 40, "engine_instrument": "call", "vvix_vol_scale": 1.0},
+        "hedge": {"beta_window": 40, "engine_instrument": "call", "vxth_weight_scale": 0.5},
         "condor": {"max_dte": 90.0, "target_dte": 80.0},
     }}}}
     assert dg.materialize([probe], resources={"strategy": StrategyResource()}, run_config=run_config).success
     c: StrategyConfig = seen["config"]
-    assert (c.hedge.beta_window, c.hedge.engine_instrument, c.hedge.vvix_vol_scale) == (40, "call", 1.0)
+    assert (c.hedge.beta_window, c.hedge.engine_instrument, c.hedge.vxth_weight_scale) == (40, "call", 0.5)
     assert (c.condor.max_dte, c.condor.target_dte) == (90.0, 80.0)
 
 
