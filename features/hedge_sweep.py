@@ -41,7 +41,7 @@ from features.vix_hedge import condor_book_stress, hedge_layers
 
 __all__ = [
     "PERIODS", "CRISES", "SweepInputs", "build_sweep_inputs", "sweep_inputs_from_book", "evaluate_config", "sweep_grid", "run_sweep",
-    "choose_default", "meets_goal", "GOAL_DD_RATIO", "GOAL_COST",
+    "choose_default", "meets_goal", "GOAL_DD_RATIO", "GOAL_COST", "PERIOD_METRICS",
 ]
 
 PERIODS = {"is": (date(2005, 1, 1), date(2014, 12, 31)), "oos": (date(2015, 1, 1), date(2025, 12, 31))}
@@ -54,6 +54,9 @@ CRISES = {
     "2020-02..2020-04": (date(2020, 2, 1), date(2020, 4, 30)),
     "2022": (date(2022, 1, 1), date(2022, 12, 31)),
 }
+#: Keys of :func:`_period_metrics` (``start``/``end`` are ISO dates as text, the rest decimals).
+PERIOD_METRICS = ("start", "end", "years", "unhedged_max_drawdown", "max_drawdown", "dd_ratio", "dd_reduction",
+                  "hedge_cost_pct_yr", "premium_pct_yr", "cvar_95", "cagr", "unhedged_cagr")
 GOAL_DD_RATIO = 0.60
 GOAL_COST = 0.015
 

@@ -18,17 +18,28 @@ import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
 from features.hedge_sweep import (  # noqa: E402
-    GOAL_COST, GOAL_DD_RATIO, PERIODS, choose_default, meets_goal, run_sweep, sweep_grid, sweep_inputs_from_book,
+    CRISES, GOAL_COST, GOAL_DD_RATIO, PERIOD_METRICS, PERIODS, choose_default, meets_goal, run_sweep, sweep_grid, sweep_inputs_from_book,
 )
 from pipelines.assets.common import KINDS  # noqa: E402
 from pipelines.assets.decisions import point_in_time_features, stored_cash_rates, vx_futures_with_model  # noqa: E402
-from pipelines.metadata import png_markdown, table_metadata  # noqa: E402
+from pipelines.metadata import definition_metadata, png_markdown, table_metadata  # noqa: E402
 from pipelines.resources import StrategyResource, WarehouseResource  # noqa: E402
 from pipelines.warehouse import TABLES, register_table  # noqa: E402
 
 TABLE = "hedge_frontier"
 if TABLE not in TABLES:
     register_table(TABLE, "config_id", "all")
+
+
+def stored_columns() -> dict[str, pl.DataType]:
+    """The table's fixed columns: every period metric and crisis window, whether or not the
+    stored sessions cover it (then null), so the stored schema does not depend on the data."""
+    cols: dict[str, pl.DataType] = {"config_id": pl.Int64, "config": pl.String}
+    for period in PERIODS:
+        cols |= {f"{period}_{k}": pl.String if k in ("start", "end") else pl.Float64 for k in PERIOD_METRICS}
+    for name in CRISES:
+        cols |= {f"crisis_{name}_unhedged": pl.Float64, f"crisis_{name}_hedged": pl.Float64}
+    return cols | {"chosen": pl.Boolean, "first_session": pl.Date, "last_session": pl.Date}
 
 
 def frontier_chart(results: pl.DataFrame, chosen_id: int):
@@ -62,6 +73,7 @@ def frontier_chart(results: pl.DataFrame, chosen_id: int):
     owners=["team:trading"],
     kinds=KINDS,
     deps=["condor_positions", "condor_trades", "backtest_daily", "market_features", "regimes", "vx_futures"],
+    metadata=definition_metadata(TABLE),
     description="ALVH sweep: per hedge configuration, in- and out-of-sample cost, drawdown, CVaR and crisis P&L; the in-sample choice. One row per configuration.",
 )
 def hedge_frontier(context: dg.AssetExecutionContext, warehouse: WarehouseResource, strategy: StrategyResource):
@@ -85,7 +97,10 @@ def hedge_frontier(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         pl.lit(inputs.book["date"].min()).alias("first_session"),
         pl.lit(inputs.book["date"].max()).alias("last_session"),
     )
-    store.write_table(TABLE, results)
+    cols = stored_columns()
+    store.write_table(TABLE, results.with_columns(
+        [pl.lit(None, dtype=t).alias(c) for c, t in cols.items() if c not in results.columns]
+    ).select([pl.col(c).cast(t) for c, t in cols.items()]))
     summary = {}
     if chosen:
         summary = {k: chosen.get(k) for k in ("config", "is_dd_ratio", "is_hedge_cost_pct_yr", "oos_dd_ratio", "oos_hedge_cost_pct_yr")}
