@@ -35,7 +35,7 @@ import numpy as np
 import polars as pl
 
 from features.black76 import black76_price
-from features.nyse_calendar import is_session, previous_session
+from features.calendar import is_session, previous_session
 from features.realpath.calibration import DEFAULT_SPREADS, SpreadModel
 from features.realpath.surface import DEFAULT_SMILE, SmileParams, atm_vol_from_variance_swap, skew_slope, smile_ratio, variance_swap_vol
 
