@@ -18,7 +18,7 @@ import pytest
 
 from pipelines.ingest import IngestError, store_rows
 from pipelines.schemas import SPX_OPTIONS, conform
-from pipelines.warehouse import VISIBILITY_DELAY_SECONDS, Warehouse
+from pipelines.warehouse import Warehouse
 
 D1, D2 = date(2024, 1, 2), date(2024, 1, 3)
 
@@ -112,7 +112,6 @@ def test_a_sessions_vendor_chain_hides_only_the_simulated_chain_of_its_underlyin
     store.write_partitions("spx_options", option_rows([D1], 2.0).with_columns(root=pl.lit("SPY")), "vendor", [D1])
     expected = [("SPXW", 1.0, "simulator:seed=7")] * 3 + [("SPY", 2.0, "file:test")] * 3
     python_view = store.read("spx_options").sort("root").select("root", "bid", "source")
-    time.sleep(VISIBILITY_DELAY_SECONDS + 0.1)
     sql_view = store.connect_readonly().sql("SELECT root, bid, source FROM spx_options ORDER BY root").pl()
     assert python_view.rows() == expected
     assert sql_view.rows() == expected
@@ -159,21 +158,30 @@ _HOLD_OPEN = textwrap.dedent(
 def test_a_user_session_holding_the_duckdb_file_never_fails_a_write(store, mode):
     store.write_partitions("vix_term_structure", vix_rows([D1], 13.0), "simulated", [D1])
     assert store.publish_views()
+    held = store.snapshot_path()
     user = subprocess.Popen([sys.executable, "-c", _HOLD_OPEN, str(store.db_path), mode], stdout=subprocess.PIPE, text=True)
     try:
         assert user.stdout.readline().strip() == "holding"
         report = store_rows(store, "vix_term_structure", vix_rows([D2], 14.0), "simulated", [D2], "sim")
         assert report.rows_stored == 1
-        assert store.publish_views() is False  # skipped, not failed
+        assert store.publish_views()  # a new snapshot beside the held one, not skipped, not failed
         assert store.read("vix_term_structure")["value"].to_list() == [13.0, 14.0]
+        con = duckdb.connect(str(store.db_path), read_only=True)  # a new session sees the new rows at once
+        assert con.sql("SELECT count(*) FROM vix_term_structure").fetchone()[0] == 2
+        con.close()
+        assert held.exists()  # the user's snapshot stays while it is held
     finally:
         user.kill()
         user.wait()
-    # once the user has gone, the same view file shows the new rows (once settled)
-    time.sleep(VISIBILITY_DELAY_SECONDS)
-    con = duckdb.connect(str(store.db_path), read_only=True)
-    assert con.sql("SELECT count(*) FROM vix_term_structure").fetchone()[0] == 2
-    con.close()
+    import pipelines.warehouse as w
+
+    w.SNAPSHOT_GRACE_SECONDS, grace = 0, w.SNAPSHOT_GRACE_SECONDS
+    try:
+        store.write_partitions("vix_term_structure", vix_rows([D2], 15.0), "simulated", [D2])
+        assert store.publish_views()
+    finally:
+        w.SNAPSHOT_GRACE_SECONDS = grace
+    assert not held.exists()  # released snapshots go
 
 
 def _writer(root: str, rounds: int, n: int) -> None:
@@ -184,10 +192,11 @@ def _writer(root: str, rounds: int, n: int) -> None:
     wh = Warehouse(root)
     for i in range(rounds):
         wh.write_partitions("bench_rows", daily_rows(n, D1, float(i)), "derived", [D1])
+        wh.publish_views()
 
 
 def test_queries_during_a_materialization_see_whole_partitions_only(store):
-    """Readers run while a writer rewrites one partition again and again."""
+    """Readers open new sessions while a writer rewrites and publishes one partition again and again."""
     from pipelines.warehouse import TABLES, register_table
 
     if "bench_rows" not in TABLES:
@@ -197,18 +206,18 @@ def test_queries_during_a_materialization_see_whole_partitions_only(store):
     assert store.publish_views()
     writer = mp.get_context("spawn").Process(target=_writer, args=(str(store.root), 15, n))
     writer.start()
-    con = duckdb.connect(str(store.db_path), read_only=True)
     seen = []
     try:
         while writer.is_alive():
-            count, distinct_prices = con.sql("SELECT count(*), count(DISTINCT price) FROM bench_rows").fetchone()
-            seen.append((count, distinct_prices))
+            con = duckdb.connect(str(store.db_path), read_only=True)
+            seen.append(con.sql("SELECT count(*), count(DISTINCT price), min(price) FROM bench_rows").fetchone())
+            con.close()
     finally:
         writer.join()
-        con.close()
     assert writer.exitcode == 0  # the reader never broke the writer
     assert seen, "the reader ran no query while the writer worked"
-    assert all(s == (n, 1) for s in seen), sorted(set(seen))  # never half of one version, never two versions mixed
+    assert all(s[:2] == (n, 1) for s in seen), sorted(set(seen))  # never half of one version, never two mixed
+    assert len({s[2] for s in seen}) > 1, "the reader saw only one version: the test proved nothing"
 
 
 _KILLED_WRITER = textwrap.dedent(
@@ -236,11 +245,13 @@ def test_a_write_killed_midway_leaves_the_previous_partition_intact(store):
     assert proc.stdout.readline().strip() == "written"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    assert any((store.root / "staging").iterdir())  # the killed writer's half-done file
     assert store.read("vix_term_structure")["value"].to_list() == [13.0]
     assert store.connect_readonly().sql("SELECT value FROM vix_term_structure").fetchall() == [(13.0,)]
-    # the next write succeeds and the lock was released with the dead process
+    # the next write succeeds, the lock was released with the dead process, and its staging is gone
     store.write_partitions("vix_term_structure", vix_rows([D1], 14.0), "simulated", [D1])
     assert store.read("vix_term_structure")["value"].to_list() == [14.0]
+    assert not (store.root / "staging").exists()
 
 
 def test_a_rewrite_adds_a_version_and_superseded_versions_go_after_the_grace_period(store, monkeypatch):
@@ -255,3 +266,35 @@ def test_a_rewrite_adds_a_version_and_superseded_versions_go_after_the_grace_per
     store.write_partitions("vix_term_structure", vix_rows([D1], 15.0), "simulated", [D1])
     assert len(list(folder.glob("simulated-*.parquet"))) == 1
     assert store.connect_readonly().sql("SELECT value FROM vix_term_structure").fetchall() == [(15.0,)]
+
+
+def test_a_parquet_file_the_store_did_not_write_is_ignored(store):
+    """A forged newest version dropped into a partition folder is read by nobody."""
+    store.write_partitions("vix_term_structure", vix_rows([D1], 13.0), "simulated", [D1])
+    folder = store.table_dir("vix_term_structure") / "year=2024"
+    forged = vix_rows([D1, D2], 666.0, "forged")
+    forged.write_parquet(folder / f"vendor-{time.time_ns() + 10**12}.parquet")
+    (store.table_dir("vix_term_structure") / "year=2025").mkdir()
+    forged.write_parquet(store.table_dir("vix_term_structure") / "year=2025" / "simulated-1.parquet")
+    assert store.read("vix_term_structure")["value"].to_list() == [13.0]
+    assert store.connect_readonly().sql("SELECT value FROM vix_term_structure").fetchall() == [(13.0,)]
+    store.write_partitions("vix_term_structure", vix_rows([D2], 14.0), "simulated", [D2])  # nor by the next write
+    assert store.read("vix_term_structure")["value"].to_list() == [13.0, 14.0]
+
+
+def test_a_warehouse_written_before_manifests_is_adopted_once(store):
+    """Files of the old layout (no manifest): the newest version of each kind, vendor rows winning."""
+    folder = store.table_dir("vix_term_structure") / "year=2024"
+    folder.mkdir(parents=True)
+    vix_rows([D1, D2], 13.0).write_parquet(folder / "simulated-1.parquet")
+    vix_rows([D1, D2], 14.0).write_parquet(folder / "simulated-2.parquet")
+    vix_rows([D2], 20.0, "file:x").write_parquet(folder / "vendor-3.parquet")
+    assert store.read("vix_term_structure")["value"].to_list() == [14.0, 20.0]
+    assert store.manifest_path.exists()
+
+
+def test_the_quarantine_table_exists_in_sql_when_nothing_was_quarantined(store):
+    store_rows(store, "vix_term_structure", vix_rows([D1], 13.0), "simulated", [D1], "sim")
+    con = store.connect_readonly()
+    assert con.sql("SELECT count(*) FROM quarantine").fetchone() == (0,)
+    assert "reason" in [c[0] for c in con.sql("DESCRIBE quarantine").fetchall()]
