@@ -15,6 +15,8 @@ from datetime import date, datetime
 import duckdb
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipelines.ingest import IngestError, store_rows
 from pipelines.schemas import SPX_OPTIONS, conform
@@ -298,3 +300,111 @@ def test_the_quarantine_table_exists_in_sql_when_nothing_was_quarantined(store):
     con = store.connect_readonly()
     assert con.sql("SELECT count(*) FROM quarantine").fetchone() == (0,)
     assert "reason" in [c[0] for c in con.sql("DESCRIBE quarantine").fetchall()]
+
+
+# --------------------------------------------------------------------------- volsignals sql
+@pytest.fixture
+def sql_store(store, monkeypatch) -> Warehouse:
+    monkeypatch.setenv("VOLSIGNALS_WAREHOUSE", str(store.root))
+    store.write_partitions("vix_term_structure", vix_rows([D1], 13.0), "simulated", [D1])
+    return store
+
+
+def _sql(query: str) -> str:
+    """Run ``volsignals sql QUERY``; return its error line ('' on success)."""
+    from pipelines.cli import main
+
+    try:
+        main(["sql", query])
+    except SystemExit as exc:
+        assert exc.code not in (0, None)
+        return str(exc.code)
+    return ""
+
+
+@pytest.mark.parametrize("query, target", [
+    ("COPY (SELECT 1 AS x) TO '{dir}/out.csv'", "out.csv"),
+    ("ATTACH '{dir}/other.duckdb' AS o", "other.duckdb"),
+    ("SELECT * FROM read_csv('{dir}/secret.csv')", None),
+    ("SELECT * FROM read_parquet('{dir}/secret.parquet')", None),
+    ("SET enable_external_access = true", None),
+    ("DROP TABLE vix_term_structure", None),
+    ("CREATE TABLE mine AS SELECT 1", None),
+    ("INSTALL httpfs", None),
+])
+def test_volsignals_sql_can_read_the_tables_and_nothing_else(sql_store, tmp_path, capsys, query, target):
+    (tmp_path / "secret.csv").write_text("password\nhunter2\n")
+    pl.DataFrame({"password": ["hunter2"]}).write_parquet(tmp_path / "secret.parquet")
+    error = _sql(query.format(dir=tmp_path))
+    assert error.startswith("volsignals sql: ") and "\n" not in error
+    assert "hunter2" not in capsys.readouterr().out
+    if target:
+        assert not (tmp_path / target).exists()
+    assert _sql("SELECT value FROM vix_term_structure") == ""  # and the table is still there
+    assert "13.0" in capsys.readouterr().out
+
+
+def test_volsignals_sql_runs_exactly_one_statement(sql_store, capsys):
+    assert _sql("SELECT 1; SELECT 2") == "volsignals sql: give exactly one SQL statement (got 2)"
+    assert _sql("") == "volsignals sql: give exactly one SQL statement (got 0)"
+    assert capsys.readouterr().out == ""
+
+
+def test_volsignals_sql_reports_a_bad_query_in_one_line_without_a_traceback(sql_store, capsys):
+    error = _sql("SELEC value FROM vix_term_structure")
+    assert error.startswith("volsignals sql: Parser Error") and "\n" not in error
+    assert "Traceback" not in capsys.readouterr().err
+    assert _sql("SELECT nope FROM vix_term_structure").startswith("volsignals sql: Binder Error")
+
+
+# --------------------------------------------------------------------------- precedence, one definition
+_OPTION_ROOTS = ["SPX", "SPXW", "SPY", "XSP"]
+
+
+@st.composite
+def _writes(draw):
+    """A sequence of chain writes: (kind, session, roots, bid)."""
+    return draw(st.lists(st.tuples(st.sampled_from(["simulated", "vendor"]), st.sampled_from([D1, D2]),
+                                   st.sets(st.sampled_from(_OPTION_ROOTS), min_size=1, max_size=3),
+                                   st.integers(1, 50)), min_size=1, max_size=6))
+
+
+def _chain(day: date, roots: set[str], bid: float, source: str) -> pl.DataFrame:
+    return pl.concat([option_rows([day], bid).with_columns(root=pl.lit(r), source=pl.lit(source)) for r in sorted(roots)])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(writes=_writes())
+def test_sql_and_python_reads_agree_with_the_precedence_rule_for_any_sequence_of_writes(tmp_path_factory, writes):
+    """Vendor rows win per session and underlying: the SQL snapshot, Warehouse.read and a
+    brute-force model of the rule (the last write of each kind per session and underlying
+    group, simulated shown only where no vendor rows are stored) return the same rows."""
+    from pipelines.schemas import UNDERLYING
+    from pipelines.warehouse import precedence_group
+
+    store = Warehouse(tmp_path_factory.mktemp("prop"))
+    model: dict[tuple[str, date], pl.DataFrame] = {}  # (kind, day) -> stored rows of that kind
+    for kind, day, roots, bid in writes:
+        frame = _chain(day, roots, float(bid), "file:test" if kind == "vendor" else "simulator:seed=7")
+        if kind == "vendor":  # a landed file replaces its underlyings' chains of that session
+            store.write_partitions("spx_options", frame, kind, [day], replace_within=precedence_group("spx_options"))
+            brought = {UNDERLYING.get(r, r) for r in roots}
+            old = model.get((kind, day), frame.clear())
+            model[(kind, day)] = pl.concat([old.filter(~pl.col("root").replace_strict(UNDERLYING, default=pl.col("root"))
+                                                       .is_in(list(brought))), frame])
+        else:  # the simulator replaces the session's simulated chain whole
+            store.write_partitions("spx_options", frame, kind, [day])
+            model[(kind, day)] = frame
+    expected = []
+    for day in (D1, D2):
+        vendor = model.get(("vendor", day))
+        vendor_groups = set() if vendor is None else {UNDERLYING.get(r, r) for r in vendor["root"]}
+        if vendor is not None:
+            expected += vendor.select("quote_date", "root", "strike", "bid", "source").rows()
+        if (sim := model.get(("simulated", day))) is not None:
+            expected += [r for r in sim.select("quote_date", "root", "strike", "bid", "source").rows()
+                         if UNDERLYING.get(r[1], r[1]) not in vendor_groups]
+    python_rows = store.read("spx_options").select("quote_date", "root", "strike", "bid", "source").rows()
+    sql_rows = store.connect_readonly().sql("SELECT quote_date, root, strike, bid, source FROM spx_options").fetchall()
+    assert sorted(python_rows) == sorted(expected)
+    assert sorted(sql_rows) == sorted(expected)
