@@ -19,6 +19,13 @@ class WarehouseResource(dg.ConfigurableResource):
     def store(self) -> Warehouse:
         return Warehouse(self.root or warehouse_root())
 
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """Publish the SQL snapshot when a run (in-process) or step is done with the warehouse.
+
+        A no-op when nothing changed; skipped, not waited for, while another writer holds
+        the lock (that writer publishes when it is done)."""
+        self.store().publish_views(wait=False)
+
 
 class MarketSimulatorResource(dg.ConfigurableResource):
     """The embedded default market: a seeded simulator (see ``features/simulate``).

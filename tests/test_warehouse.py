@@ -206,7 +206,7 @@ def test_queries_during_a_materialization_see_whole_partitions_only(store):
     n = 200_000
     store.write_partitions("bench_rows", daily_rows(n, D1, -1.0), "derived", [D1])
     assert store.publish_views()
-    writer = mp.get_context("spawn").Process(target=_writer, args=(str(store.root), 15, n))
+    writer = mp.get_context("spawn").Process(target=_writer, args=(str(store.root), 8, n))
     writer.start()
     seen = []
     try:
@@ -373,7 +373,7 @@ def _chain(day: date, roots: set[str], bid: float, source: str) -> pl.DataFrame:
     return pl.concat([option_rows([day], bid).with_columns(root=pl.lit(r), source=pl.lit(source)) for r in sorted(roots)])
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(writes=_writes())
 def test_sql_and_python_reads_agree_with_the_precedence_rule_for_any_sequence_of_writes(tmp_path_factory, writes):
     """Vendor rows win per session and underlying: the SQL snapshot, Warehouse.read and a
