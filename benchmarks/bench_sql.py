@@ -105,11 +105,38 @@ def build_native(views_file: Path, native: Path) -> tuple[float, int]:
     return time.perf_counter() - t0, rows
 
 
+def build_parquet_views(store: Warehouse, path: Path) -> float:
+    """The design not chosen, for comparison: views over the manifest's current Parquet files.
+
+    Per-session tables get hive partitioning on their ``date=`` folders (a hive column
+    ``date`` is added), so a filter on that column opens one file; the fixed file list is
+    what a manifest-reading view would scan at best (DuckDB takes no subquery as a
+    table-function argument, so a real view could not even read the manifest)."""
+    from pipelines.warehouse import TABLES
+
+    path.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    con = duckdb.connect(str(path))
+    for table, layout in TABLES.items():
+        files = store.files(table) or ([store.schema_file(table)] if store.schema_file(table).exists() else [])
+        if not files:
+            continue
+        listed = ", ".join(f"'{f.as_posix()}'" for f in files)
+        hive = ", hive_partitioning = true" if layout.grain == "date" else ", hive_partitioning = false"
+        con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}], union_by_name = true{hive})")
+    for sql_file in sorted(SQL_DIR.glob("*.sql")):
+        con.execute(sql_file.read_text())
+    con.close()
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--warehouse", type=Path, default=None, help="default: $VOLSIGNALS_WAREHOUSE or ./warehouse")
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--as-is", action="store_true", help="do not publish; measure volsignals.duckdb as it is")
+    parser.add_argument("--parquet-views", action="store_true",
+                        help="also time views over the current Parquet files (the layout not chosen)")
     args = parser.parse_args()
     t_start = time.perf_counter()
     store = Warehouse(args.warehouse or warehouse_root())
@@ -128,7 +155,11 @@ def main() -> None:
         native = Path(tmp) / "native.duckdb"
         secs, rows = build_native(views_file, native)
         print(f"native comparison database: {rows:,} rows in {secs:.1f} s")
-        print(f"\n{'query':<36}{'warehouse ms (med/mean/cold)':>30}{'native ms (med/mean/cold)':>28}{'ratio':>7}  target")
+        parquet_views = Path(tmp) / "parquet_views.duckdb"
+        if args.parquet_views:
+            print(f"parquet views over the manifest's files: {build_parquet_views(store, parquet_views):.1f} s")
+        print(f"\n{'query':<36}{'warehouse ms (med/mean/cold)':>30}{'native ms (med/mean/cold)':>30}"
+              f"{'ratio':>9}  target" + ("   parquet views ms (med/mean/cold)" if args.parquet_views else ""))
         failed = 0
         for name, sql in QUERIES:
             mine = _cli_times(views_file, sql, args.repeat)
@@ -137,9 +168,15 @@ def main() -> None:
             ratio = max(statistics.mean(mine), 0.001) / max(statistics.mean(ref), 0.001)
             ok = ratio <= 3.0 and (name != "one session's chain" or statistics.median(mine) < 0.100)
             failed += not ok
-            print(f"{name:<36}{statistics.median(mine) * 1e3:>12.1f}{statistics.mean(mine) * 1e3:>9.1f}"
-                  f"{cold_mine * 1e3:>9.0f}{statistics.median(ref) * 1e3:>10.1f}{statistics.mean(ref) * 1e3:>9.1f}"
-                  f"{cold_ref * 1e3:>9.0f}{ratio:>7.2f}  {'ok' if ok else 'MISSED'}")
+            line = (f"{name:<36}{statistics.median(mine) * 1e3:>12.1f}{statistics.mean(mine) * 1e3:>9.1f}"
+                    f"{cold_mine * 1e3:>9.0f}{statistics.median(ref) * 1e3:>12.1f}{statistics.mean(ref) * 1e3:>9.1f}"
+                    f"{cold_ref * 1e3:>9.0f}{ratio:>9.2f}  {'ok    ' if ok else 'MISSED'}")
+            if args.parquet_views:
+                alt_sql = sql.replace("WHERE quote_date = DATE", "WHERE date = DATE")  # the hive column prunes files
+                alt = _cli_times(parquet_views, alt_sql, args.repeat)
+                line += (f"{statistics.median(alt) * 1e3:>14.1f}{statistics.mean(alt) * 1e3:>9.1f}"
+                         f"{_cold(parquet_views, alt_sql) * 1e3:>9.0f}")
+            print(line)
             if name.startswith("count "):
                 n = int(subprocess.run([str(DUCKDB_CLI), "-readonly", "-csv", "-noheader", str(views_file), "-c", sql],
                                        capture_output=True, text=True, check=True).stdout.strip())

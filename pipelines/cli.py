@@ -2,8 +2,8 @@
 
     volsignals run [--start DATE] [--end DATE]   materialize every asset over those sessions
     volsignals ingest PATH...                     land vendor files, then update what depends on them
-    volsignals sql "SELECT ..."                   query the warehouse without locking it
-    volsignals views                              (re)write the DuckDB views file
+    volsignals sql "SELECT ..."                   one read-only query on the warehouse (no file access)
+    volsignals views                              publish the SQL snapshot volsignals.duckdb now
     volsignals ui                                 start the Dagster UI on this project
 
 Runs go to a persistent Dagster instance in ``$DAGSTER_HOME`` (default ``./.dagster_home``),
@@ -237,10 +237,8 @@ def cmd_views(args: argparse.Namespace) -> None:
     from pipelines.warehouse import Warehouse
 
     store = Warehouse()
-    if store.publish_views():
-        print(f"views written to {store.db_path}")
-    else:
-        sys.exit(f"{store.db_path} is open in another process; close it and retry")
+    store.publish_views()
+    print(f"SQL snapshot published: {store.db_path} -> {store.snapshot_path()}")
 
 
 def cmd_ui(args: argparse.Namespace) -> None:
@@ -275,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--max-rows", type=int, default=40)
     sql.set_defaults(func=cmd_sql)
 
-    views = sub.add_parser("views", help="(re)write the DuckDB views file")
+    views = sub.add_parser("views", help="publish the SQL snapshot (volsignals.duckdb) now")
     views.set_defaults(func=cmd_views)
 
     ui = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this project")
