@@ -118,8 +118,9 @@ def _sync_table(con: duckdb.DuckDBPyConnection, table: str, col: str, grain: str
             return
     sources = ([schema_file] if schema_file is not None else []) + [Path(f) for f in want.values()]
     scan = f"SELECT * FROM read_parquet({_file_list(sources)}, union_by_name = true)"
-    # sorted by date, so that DuckDB's per-block min/max skips most of a table for one session or month
-    order = f" ORDER BY {col}" if col in dict(_columns(con, scan)) else ""
+    # in date order, so that DuckDB's per-block min/max skips most of a table for one session or
+    # month; per-session files are listed in date order already (and sorting 8 M wide rows costs GBs)
+    order = f" ORDER BY {col}" if grain != "date" and col in dict(_columns(con, scan)) else ""
     con.execute(f"CREATE OR REPLACE TABLE {table} AS {scan}{order}")
 
 
