@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 import dagster as dg
@@ -23,8 +24,10 @@ class WarehouseResource(dg.ConfigurableResource):
         """Publish the SQL snapshot when a run (in-process) or step is done with the warehouse.
 
         A no-op when nothing changed; skipped, not waited for, while another writer holds
-        the lock (that writer publishes when it is done)."""
-        self.store().publish_views(wait=False)
+        the lock (that writer publishes when it is done). ``VOLSIGNALS_PUBLISH_EACH_RUN=0``
+        leaves publishing to the caller (e.g. a command that publishes once at its end)."""
+        if os.environ.get("VOLSIGNALS_PUBLISH_EACH_RUN", "1") != "0":
+            self.store().publish_views(wait=False)
 
 
 class MarketSimulatorResource(dg.ConfigurableResource):

@@ -109,7 +109,7 @@ def _sync_table(con: duckdb.DuckDBPyConnection, table: str, col: str, grain: str
     removed = [part for part in (have or {}) if part not in want]
     if have is not None and grain == "date" and len(changed) + len(removed) <= max(len(want) // 2, 1):
         # per-session tables: replace only the sessions whose file changed
-        scan = f"read_parquet({_file_list([Path(want[p]) for p in changed])}, union_by_name = true)"
+        scan = f"read_parquet({_file_list([Path(want[p]) for p in changed])}, union_by_name = true, hive_partitioning = false)"
         if not changed or _columns(con, f"SELECT * FROM {scan}") == _columns(con, table):
             days = ", ".join(f"DATE {_quote(part.split('=', 1)[1])}" for part in [*changed, *removed])
             con.execute(f"DELETE FROM {table} WHERE {col} IN ({days})")
@@ -117,7 +117,7 @@ def _sync_table(con: duckdb.DuckDBPyConnection, table: str, col: str, grain: str
                 con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {scan}")
             return
     sources = ([schema_file] if schema_file is not None else []) + [Path(f) for f in want.values()]
-    scan = f"SELECT * FROM read_parquet({_file_list(sources)}, union_by_name = true)"
+    scan = f"SELECT * FROM read_parquet({_file_list(sources)}, union_by_name = true, hive_partitioning = false)"
     # in date order, so that DuckDB's per-block min/max skips most of a table for one session or
     # month; per-session files are listed in date order already (and sorting 8 M wide rows costs GBs)
     order = f" ORDER BY {col}" if grain != "date" and col in dict(_columns(con, scan)) else ""
