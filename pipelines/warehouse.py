@@ -276,19 +276,24 @@ class Warehouse:
 
     # ------------------------------------------------------------------ writing
     @contextmanager
-    def write_lock(self) -> Iterator[None]:
+    def write_lock(self, blocking: bool = True) -> Iterator[bool]:
         """Serialize writers across processes (readers never take it).
 
         Whoever holds the lock is the only writer, so anything left in ``staging`` is
         from a writer that was killed: it is removed first. The manifest is loaded on
         entry and published on a clean exit; a write that fails or is killed publishes
-        nothing, and the previous state stays as it was."""
+        nothing, and the previous state stays as it was. ``blocking=False``: yields False
+        at once (and does nothing) when another writer holds the lock."""
         if self._manifest is not None:  # re-entered by the same writer
-            yield
+            yield True
             return
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / ".write.lock", "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
             try:
                 shutil.rmtree(self.staging, ignore_errors=True)
                 try:
@@ -296,7 +301,7 @@ class Warehouse:
                     before = json.dumps(self._manifest, sort_keys=True)
                 except FileNotFoundError:
                     self._manifest, before = self._adopt_legacy_files(), ""
-                yield
+                yield True
                 if json.dumps(self._manifest, sort_keys=True) != before:
                     self._manifest["serial"] = self._manifest.get("serial", 0) + 1
                     self._write_manifest(self._manifest)
@@ -645,22 +650,11 @@ class Warehouse:
         """
         from pipelines import sql_snapshot
 
-        if not wait and not self._try_lock():
-            return self.snapshot_path() is not None
-        with self.write_lock():
+        with self.write_lock(blocking=wait) as locked:
+            if not locked:
+                return self.snapshot_path() is not None
             sql_snapshot.publish(self, self.manifest())
         return True
-
-    def _try_lock(self) -> bool:
-        """Whether no writer holds the write lock right now (does not keep it)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".write.lock", "a+") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False
-            fcntl.flock(fh, fcntl.LOCK_UN)
-            return True
 
     def connect_readonly(self, safe: bool = False) -> duckdb.DuckDBPyConnection:
         """A read-only DuckDB session on the current SQL snapshot (published first if stale).

@@ -408,3 +408,10 @@ def test_sql_and_python_reads_agree_with_the_precedence_rule_for_any_sequence_of
     sql_rows = store.connect_readonly().sql("SELECT quote_date, root, strike, bid, source FROM spx_options").fetchall()
     assert sorted(python_rows) == sorted(expected)
     assert sorted(sql_rows) == sorted(expected)
+
+
+def test_volsignals_sql_answers_from_the_last_snapshot_while_a_writer_holds_the_lock(sql_store, capsys):
+    assert sql_store.publish_views()
+    with Warehouse(sql_store.root).write_lock():  # a long write in progress
+        assert _sql("SELECT count(*) AS n FROM vix_term_structure") == ""
+    assert "1" in capsys.readouterr().out
