@@ -117,7 +117,11 @@ def _sync_table(con: duckdb.DuckDBPyConnection, table: str, col: str, grain: str
                 con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {scan}")
             return
     sources = ([schema_file] if schema_file is not None else []) + [Path(f) for f in want.values()]
-    scan = f"SELECT * FROM read_parquet({_file_list(sources)}, union_by_name = true, hive_partitioning = false)"
+    # the schema file gives the columns (and their types) even when no partition is stored; never rows
+    scan = (f"SELECT * EXCLUDE (filename) FROM read_parquet({_file_list(sources)}, union_by_name = true, "
+            f"hive_partitioning = false, filename = true)")
+    if schema_file is not None:
+        scan += f" WHERE filename <> {_quote(schema_file.as_posix())}"
     # in date order, so that DuckDB's per-block min/max skips most of a table for one session or
     # month; per-session files are listed in date order already (and sorting 8 M wide rows costs GBs)
     order = f" ORDER BY {col}" if grain != "date" and col in dict(_columns(con, scan)) else ""

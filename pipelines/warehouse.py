@@ -39,6 +39,7 @@ import io
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -222,7 +223,16 @@ class Warehouse:
         self.data = self.root / "data"
         self.staging = self.root / "staging"
         self.views = self.root / "views"
-        self._manifest: dict | None = None  # the manifest being changed, while the write lock is held
+        self._writing = threading.local()  # the manifest being changed by this thread's write
+
+    @property
+    def _manifest(self) -> dict | None:
+        """The manifest this thread is changing under the write lock (None outside a write)."""
+        return getattr(self._writing, "manifest", None)
+
+    @_manifest.setter
+    def _manifest(self, value: dict | None) -> None:
+        self._writing.manifest = value
 
     # ------------------------------------------------------------------ the manifest
     @property
@@ -599,7 +609,7 @@ class Warehouse:
         if not paths:
             schema_file = self.schema_file(table)
             if schema_file.exists():
-                frame = pl.read_parquet(schema_file)
+                frame = pl.read_parquet(schema_file).clear()  # its columns only, whatever it holds
             elif layout.schema is not None:
                 frame = empty_frame(layout.schema)
             else:  # a derived table nothing has written yet

@@ -278,6 +278,7 @@ def test_a_parquet_file_the_store_did_not_write_is_ignored(store):
     forged.write_parquet(folder / f"vendor-{time.time_ns() + 10**12}.parquet")
     (store.table_dir("vix_term_structure") / "year=2025").mkdir()
     forged.write_parquet(store.table_dir("vix_term_structure") / "year=2025" / "simulated-1.parquet")
+    forged.write_parquet(store.schema_file("vix_term_structure"))  # the column-defining file, now with rows
     assert store.read("vix_term_structure")["value"].to_list() == [13.0]
     assert store.connect_readonly().sql("SELECT value FROM vix_term_structure").fetchall() == [(13.0,)]
     store.write_partitions("vix_term_structure", vix_rows([D2], 14.0), "simulated", [D2])  # nor by the next write
