@@ -4,8 +4,8 @@ Why native tables and not views over the Parquet files. Views over Parquet canno
 the current file versions (DuckDB refuses a subquery as a table-function argument, so a
 view cannot read a manifest), and even with a fixed file list a query decodes Parquet
 where a native table is read from DuckDB's own columnar storage: measured on the default
-two-year warehouse (warehouse/README.md), Parquet views stay 5-20x slower than a native
-table for counts, month scans and joins. So the pipeline keeps the Parquet store (the
+two-year warehouse (warehouse/README.md), Parquet views were 8-400x slower than a native
+table (a month join 8x, counts and scans 30-400x). So the pipeline keeps the Parquet store (the
 record: versions, manifest, Python reads) and publishes what the manifest lists into a
 DuckDB file that users open.
 
