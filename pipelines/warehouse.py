@@ -331,13 +331,11 @@ class Warehouse:
         """Keep a zero-row Parquet file that fixes the table's columns for the views."""
         layout = TABLES[table]
         path = self.schema_file(table)
-        if path.exists():
+        if path.exists() or (frame is None and layout.schema is None):
             return
-        if frame is None:
-            if layout.schema is None:
-                return
-            frame = empty_frame(layout.schema)
-        _atomic_write(frame.clear(), path, self.staging)
+        with self.write_lock():  # its temporary file lives in staging, which belongs to the lock holder
+            if not path.exists():
+                _atomic_write((frame if frame is not None else empty_frame(layout.schema)).clear(), path, self.staging)
 
     def _entry(self, table: str, part: str) -> dict:
         assert self._manifest is not None, "writes happen under write_lock()"
