@@ -64,6 +64,7 @@ def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, s
 
 def sync_working(store: Warehouse, manifest: dict) -> None:
     """Bring ``store.working_db`` to the manifest's state (one transaction)."""
+    from pipelines.schemas import empty_frame
     from pipelines.warehouse import TABLES
 
     store.views.mkdir(parents=True, exist_ok=True)
@@ -84,10 +85,15 @@ def sync_working(store: Warehouse, manifest: dict) -> None:
             have = loaded.get(table, {})
             if table in existing and want == have:
                 continue
-            store.ensure_schema_file(table)
             schema_file = store.schema_file(table)
             if not want and not schema_file.exists():
-                continue  # a derived table nothing has written and that declares no schema
+                # never written: an empty table when its contract names every column (e.g.
+                # quarantine, part of the user contract even when nothing was quarantined)
+                if layout.schema is not None and layout.date_column in layout.schema.columns:
+                    con.register("_empty", empty_frame(layout.schema).to_arrow())
+                    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _empty")
+                    con.unregister("_empty")
+                continue
             _sync_table(con, table, layout.date_column, layout.grain, want, have if table in existing else None,
                         schema_file if schema_file.exists() else None)
             con.execute(f"DELETE FROM {META_SCHEMA}.published WHERE table_name = ?", [table])
