@@ -86,3 +86,17 @@ def test_sweep_tasks_read_the_shared_feature_store(dask_backfill, scheduler):
     local = _as_frame(map_in_process(backtest_summary, configs, inputs))
     assert_frame_equal(_as_frame(map_on_dask(backtest_summary, configs, inputs, address=scheduler)), local, check_exact=True)
     assert set(local["strategy"]) == {"unhedged", "alvh_hedged", "cndr_benchmark"}
+
+
+def test_batches_cover_every_session_once_in_order_and_skip_holidays():
+    from datetime import date
+
+    from pipelines.calendar import sessions_between
+    from pipelines.fanout import session_batches
+
+    batches = session_batches(date(2024, 12, 20), date(2025, 1, 10), 4)
+    covered = [d for first, last in batches for d in sessions_between(date.fromisoformat(first), date.fromisoformat(last))]
+    assert covered == sessions_between(date(2024, 12, 20), date(2025, 1, 10))
+    assert "2024-12-25" not in {d for b in batches for d in b}  # Christmas is no session
+    with pytest.raises(ValueError, match="no NYSE sessions"):
+        session_batches(date(2024, 12, 25), date(2024, 12, 25), 4)
