@@ -16,6 +16,7 @@ an object-store mount) the first time a task needs it, then reuses what it read.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -108,7 +109,8 @@ def map_on_dask(
     try:
         with Client(address or cluster) as client:
             [shared] = client.scatter([inputs], broadcast=True)
-            futures = [client.submit(fn, config, shared, key=f"sweep-{i}", pure=False) for i, config in enumerate(configs)]
+            run = uuid.uuid4().hex[:8]  # task keys unique per sweep: a shared scheduler may run several
+            futures = [client.submit(fn, config, shared, key=f"sweep-{run}-{i}", pure=False) for i, config in enumerate(configs)]
             return client.gather(futures)
     finally:
         if cluster is not None:
