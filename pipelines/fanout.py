@@ -27,8 +27,8 @@ cluster); the same ``distributed`` scheduler runs the strategy sweeps
 (:mod:`pipelines.distributed`), so one cluster serves both. Its limits, read in the source
 of dagster-dask 0.29.27: it submits every step of the plan when the run starts, so the
 batches are fixed when the job is built (no dynamic outputs), and it does not consult
-Dagster's op concurrency pools; under Dask the views step is still last in its run, and the warehouse's file lock still
-serializes writers on one file system.
+Dagster's op concurrency pools; under Dask the views step is still last in its run, and
+the warehouse's file lock still serializes writers on one file system.
 """
 
 
