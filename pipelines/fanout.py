@@ -33,6 +33,7 @@ the warehouse's file lock still serializes writers on one file system.
 
 
 import hashlib
+from pathlib import Path
 from collections.abc import Sequence
 from datetime import date
 
@@ -230,3 +231,42 @@ def warehouse_fingerprint(store, tables: Sequence[str]) -> dict[str, tuple[int, 
 def frame_fingerprint(frame: pl.DataFrame) -> str:
     """SHA-256 over the sorted row hashes of ``frame`` (row order does not matter)."""
     return hashlib.sha256(frame.hash_rows(seed=0).sort().to_numpy().tobytes()).hexdigest()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m pipelines.fanout --start D --end D [...]``: a fanned-out backfill on the
+    ``$DAGSTER_HOME`` instance into ``$VOLSIGNALS_WAREHOUSE`` (or ``./warehouse``)."""
+    import argparse
+    import os
+
+    from pipelines.distributed import SCHEDULER_ENV
+    from pipelines.warehouse import warehouse_root
+
+    parser = argparse.ArgumentParser(prog="python -m pipelines.fanout", description=main.__doc__.splitlines()[0])
+    parser.add_argument("--start", type=date.fromisoformat, required=True)
+    parser.add_argument("--end", type=date.fromisoformat, required=True)
+    parser.add_argument("--batch-size", type=int, default=21, help="sessions per partition-range run (default 21)")
+    parser.add_argument("--executor", choices=EXECUTORS, default="multiprocess")
+    parser.add_argument("--workers", type=int, default=2, help="parallel steps (multiprocess) or LocalCluster processes (dask)")
+    parser.add_argument("--dask-address", default=os.environ.get(SCHEDULER_ENV),
+                        help=f"a running Dask scheduler, e.g. tcp://host:8786 (default ${SCHEDULER_ENV})")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("DAGSTER_HOME", str(Path.cwd() / ".dagster_home"))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    config = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    with dg.DagsterInstance.get() as instance:
+        result = run_fanout(
+            args.start, args.end, instance=instance, warehouse_root=str(warehouse_root()),
+            batch_size=args.batch_size, seed=int(os.environ.get("VOLSIGNALS_SEED", "7")),
+            chain_size=os.environ.get("VOLSIGNALS_CHAIN_SIZE", "default"), executor=args.executor,
+            workers=args.workers, dask_address=args.dask_address,
+        )
+    print(f"backfill run {result.run_id}: {'succeeded' if result.success else 'FAILED'}")
+    if not result.success:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
