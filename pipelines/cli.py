@@ -93,6 +93,9 @@ class Materializer:
         if names:
             self._run(names)
 
+    def downstream_of_one(self, name: str) -> set[str]:
+        return self.downstream_of({name})
+
     def downstream_of(self, tables: set[str]) -> set[str]:
         selection = self.dg.AssetSelection.assets(*sorted(tables)).downstream(include_self=False)
         return {k.to_user_string() for k in selection.resolve(self.assets)}
@@ -118,32 +121,40 @@ def materialize_range(
     if not sessions:
         raise SystemExit(f"no NYSE sessions between {start} and {end}")
     m = Materializer(progress)
+    skipped: dict[str, str] = {}
+    if not simulate:  # derived from stored rows only: what has no inputs is skipped, with the reason
+        from pipelines.recompute import skip_report, skipped_assets
+        from pipelines.warehouse import Warehouse
+
+        skipped = skipped_assets(Warehouse(), m.partitioned | m.unpartitioned, sessions[-1], m.downstream_of_one)
+        for line in skip_report(skipped):
+            print(line)
     m.whole({"events"})
-    m.sessions(m.partitioned if simulate else m.partitioned - RAW_ASSETS, sessions, batch_size, "materializing")
-    m.whole(m.unpartitioned - {"events"})
-
-
-#: Assets whose value for a session depends only on that session's data; the others
-#: (rolling features, regimes) are recomputed from the first touched session onwards.
-PER_SESSION_ASSETS = {"option_features", "chain_features"}
+    m.sessions((m.partitioned if simulate else m.partitioned - RAW_ASSETS) - set(skipped), sessions, batch_size,
+               "materializing")
+    m.whole(m.unpartitioned - {"events"} - set(skipped))
 
 
 def materialize_after_ingest(touched: dict[str, list[date]], progress: bool = True) -> None:
-    """Update what depends on newly landed vendor rows."""
-    from pipelines.calendar import is_session, sessions_between
-    from pipelines.partitions import FIRST_PARTITION
+    """Update what depends on newly landed vendor rows (the policy of :mod:`pipelines.recompute`,
+    shared with the landing sensor)."""
+    from pipelines.recompute import PER_SESSION_ASSETS, last_stored_session, recompute_plan
     from pipelines.warehouse import Warehouse
 
     if not touched:
         return
+    from pipelines.recompute import skip_report, skipped_assets
+
     m = Materializer(progress)
     downstream = m.downstream_of(set(touched))
-    dates = sorted({d for ds in touched.values() for d in ds if d >= FIRST_PARTITION})
-    stored = Warehouse().dates("spx_daily")
-    last = max([*dates, *stored]) if dates else None
-    if dates:
-        m.sessions(downstream & PER_SESSION_ASSETS, [d for d in dates if is_session(d)], 260, "per-session features")
-        m.sessions(downstream - PER_SESSION_ASSETS, sessions_between(dates[0], last), 260, "history features")
+    store = Warehouse()
+    plan = recompute_plan((d for ds in touched.values() for d in ds), last_stored_session(store))
+    skipped = skipped_assets(store, downstream, plan.history[-1] if plan.history else None, m.downstream_of_one)
+    for line in skip_report(skipped):
+        print(line)
+    downstream -= set(skipped)
+    m.sessions(downstream & PER_SESSION_ASSETS, plan.per_session, 260, "per-session features")
+    m.sessions(downstream - PER_SESSION_ASSETS, plan.history, 260, "history features")
     m.whole(downstream)
 
 
@@ -183,15 +194,30 @@ def cmd_run(args: argparse.Namespace) -> None:
     print(summary())
 
 
+def ingest_options(args: argparse.Namespace):
+    """The :class:`~pipelines.vendor_ingest.IngestOptions` of ``volsignals ingest``'s flags."""
+    from pipelines.readers import Limits
+    from pipelines.vendor_ingest import IngestOptions
+
+    reader = {k: getattr(args, k) for k in ("series", "symbol", "event", "date_order") if getattr(args, k, None)}
+    return IngestOptions(
+        accept_flagged=args.accept_flagged, force=args.force, reader=reader,
+        limits=Limits(max_bytes=args.max_bytes, max_lines=args.max_lines, max_line_bytes=args.max_line_length),
+    )
+
+
 def cmd_ingest(args: argparse.Namespace) -> None:
+    """Land each file (a bad one never stops the others); exit 1 when any file was rejected,
+    refused, flagged or stored nothing."""
     from pipelines.vendor_ingest import ingest_file
     from pipelines.warehouse import Warehouse
 
     store = Warehouse()
+    options = ingest_options(args)
     touched: dict[str, set[date]] = {}
     failures = 0
     for path in args.paths:
-        report = ingest_file(store, path, accept_flagged=args.accept_flagged)
+        report = ingest_file(store, path, options=options)
         print(report)
         failures += not report.ok
         for table, dates in report.touched().items():
@@ -200,7 +226,8 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         materialize_after_ingest({t: sorted(d) for t, d in touched.items()}, progress=not args.quiet)
     store.publish_views()
     if failures:
-        sys.exit(f"{failures} of {len(args.paths)} file(s) were not stored")
+        sys.exit(f"{failures} of {len(args.paths)} file(s) were not stored (see the lines marked REJECTED, "
+                 f"REFUSED, NOT STORED or NOTHING STORED above)")
 
 
 def cmd_sql(args: argparse.Namespace) -> None:
@@ -243,6 +270,22 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="land vendor files and update what depends on them")
     ingest.add_argument("paths", nargs="+")
     ingest.add_argument("--accept-flagged", action="store_true", help="store files flagged as stale snapshots")
+    ingest.add_argument("--force", action="store_true",
+                        help="store a file even when it would replace a more complete or more trustworthy stored "
+                             "chain or values, or most of its rows were quarantined")
+    from pipelines.readers import Limits
+
+    ingest.add_argument("--max-bytes", type=int, default=Limits.max_bytes,
+                        help=f"largest decompressed file, bytes (default {Limits.max_bytes:,})")
+    ingest.add_argument("--max-lines", type=int, default=Limits.max_lines,
+                        help=f"most lines in one file (default {Limits.max_lines:,})")
+    ingest.add_argument("--max-line-length", type=int, default=Limits.max_line_bytes,
+                        help=f"longest line, bytes (default {Limits.max_line_bytes:,})")
+    ingest.add_argument("--date-order", choices=["mdy", "dmy", "ymd"],
+                        help="the order of the files' dates when the file cannot show it (e.g. 01/02/2024)")
+    ingest.add_argument("--series", help="the index of a Cboe history whose file does not name it (VIX, VIX3M, ...)")
+    ingest.add_argument("--symbol", help="the index of Yahoo-style daily bars (SPX or VIX)")
+    ingest.add_argument("--event", help="the event kind of a bare list of dates (FOMC, CPI or PPI)")
     ingest.add_argument("--no-materialize", action="store_true", help="store only; do not update downstream assets")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
     ingest.set_defaults(func=cmd_ingest)

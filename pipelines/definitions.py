@@ -27,7 +27,7 @@ from pipelines.assets import decisions, market_data, market_features, option_ana
 from pipelines.partitions import trading_days
 from pipelines.resources import MarketSimulatorResource, StrategyResource, WarehouseResource
 from pipelines.schedules import after_close_schedule, decisions_schedule
-from pipelines.sensors import landing_sensor
+from pipelines.sensors import ingest_landing_job, landing_sensor
 
 ASSET_MODULES = [market_data, option_analytics, market_features, decisions]
 
@@ -64,9 +64,9 @@ after_landing = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=all_assets,
-    jobs=[daily_pipeline, whole_history, after_landing],
+    jobs=[daily_pipeline, whole_history, after_landing, ingest_landing_job],
     schedules=[after_close_schedule(daily_pipeline), decisions_schedule(whole_history)],
-    sensors=[landing_sensor(after_landing)],
+    sensors=[landing_sensor(after_landing, whole_history)],
     resources={
         "warehouse": WarehouseResource(),
         # Rule parameters: defaults in features/strategy_config.py; override per environment

@@ -10,7 +10,7 @@ written.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
@@ -32,6 +32,7 @@ class StoreReport:
     rows_stored: int
     rows_quarantined: int
     reasons: dict[str, int]
+    dates: list[date] = field(default_factory=list)  # the dates whose rows were written
 
     def __str__(self) -> str:
         why = ", ".join(f"{k}: {v}" for k, v in sorted(self.reasons.items())) or "none"
@@ -98,17 +99,29 @@ def store_rows(
     mode: str = "replace",
     extra_quarantine: pl.DataFrame | None = None,
     replace_within: pl.Expr | None = None,
+    quarantine_dates: Sequence[date] | None = None,
 ) -> StoreReport:
     """Validate ``frame`` and store it as the ``kind`` rows of ``table`` for ``dates``.
 
     ``extra_quarantine`` carries rows a vendor reader already rejected, so the
     quarantine record of one source is written in one piece with its data.
     ``mode`` and ``replace_within``: see :meth:`Warehouse.write_partitions`.
+    ``quarantine_dates``: the dates whose quarantine record of ``source`` is replaced
+    (default ``dates``; a vendor file's quarantine covers dates it stores no rows for).
+    Nothing is written to the data partitions when no row passes and ``dates`` is empty.
     """
     good, bad = split_valid(frame, table, source)
     if extra_quarantine is not None and extra_quarantine.height:
         bad = pl.concat([extra_quarantine, bad], how="vertical_relaxed")
-    warehouse.write_partitions(table, good, kind, dates, mode=mode, validated=True, replace_within=replace_within)
-    warehouse.write_quarantine(f"{table}__{source}", bad, dates)
+    if kind == "vendor" and good.height < frame.height:
+        # rows the contract quarantined here leave their session alone: only dates that
+        # still have rows are replaced (a vendor chain is never emptied by its bad rows)
+        kept = set(good.get_column(TABLES[table].date_column).unique().to_list())
+        dates = [d for d in dates if d in kept]
+    if dates:
+        warehouse.write_partitions(table, good, kind, dates, mode=mode, validated=True, replace_within=replace_within)
+    warehouse.ensure_schema_file("quarantine")  # the table exists (empty) even when nothing was ever quarantined
+    warehouse.write_quarantine(f"{table}__{source}", bad, list(dates if quarantine_dates is None else quarantine_dates))
     reasons = dict(bad.group_by("reason").len().iter_rows()) if bad.height else {}
-    return StoreReport(table, frame.height + (0 if extra_quarantine is None else extra_quarantine.height), good.height, bad.height, reasons)
+    return StoreReport(table, frame.height + (0 if extra_quarantine is None else extra_quarantine.height),
+                       good.height, bad.height, reasons, list(dates))

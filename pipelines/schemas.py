@@ -18,11 +18,20 @@ from __future__ import annotations
 import polars as pl
 import pandera.polars as pa
 
+from pipelines import validity
+
 NY_TZ = "America/New_York"
 SNAPSHOT_KINDS = ["eod", "overnight", "intraday"]
 ROOTS = ["SPX", "SPXW", "XSP", "SPY"]
 #: The underlying each option root is written on (SPXW are the SPX weeklies; XSP is the mini-SPX index).
 UNDERLYING = {"SPX": "SPX", "SPXW": "SPX", "XSP": "XSP", "SPY": "SPY"}
+
+
+def _plausible(table: str) -> list[pa.Check]:
+    """The plausibility rules of :mod:`pipelines.validity` for ``table``, as named row checks
+    (one definition: the readers quarantine by the same expressions and names)."""
+    return [pa.Check(lambda d, ok=ok: d.lazyframe.select(ok.fill_null(True)), name=reason)
+            for reason, ok in validity.RULES[table]()]
 
 
 def _nonneg(nullable: bool = True, **kw) -> pa.Column:
@@ -47,8 +56,8 @@ SPX_OPTIONS = pa.DataFrameSchema(
         "volume": pa.Column(pl.Int64, pa.Check.ge(0), nullable=True),
         "open_interest": pa.Column(pl.Int64, pa.Check.ge(0), nullable=True),
         "underlying_price": pa.Column(pl.Float64, pa.Check.gt(0)),
-        "vendor_iv": pa.Column(pl.Float64, pa.Check.in_range(0, 20), nullable=True),
-        "vendor_delta": pa.Column(pl.Float64, pa.Check.in_range(-1, 1), nullable=True),
+        "vendor_iv": pa.Column(pl.Float64, nullable=True),  # bounds: validity.option_rules
+        "vendor_delta": pa.Column(pl.Float64, nullable=True),
         "vendor_gamma": pa.Column(pl.Float64, nullable=True),
         "source": pa.Column(pl.String),
     },
@@ -58,6 +67,7 @@ SPX_OPTIONS = pa.DataFrameSchema(
             lambda d: d.lazyframe.select(pl.col("expiration") >= pl.col("quote_date")),
             name="expiration_not_before_quote_date",
         ),
+        *_plausible("spx_options"),
     ],
     unique=["quote_date", "root", "expiration", "strike", "option_type"],
     strict=True,
@@ -82,7 +92,8 @@ SPX_DAILY = pa.DataFrameSchema(
                 & (pl.col("low") <= pl.min_horizontal("open", "close", "high"))
             ),
             name="ohlc_consistent",
-        )
+        ),
+        *_plausible("spx_daily"),
     ],
     strict=True,
     name="spx_daily",
@@ -97,6 +108,7 @@ VIX_TERM_STRUCTURE = pa.DataFrameSchema(
         "value": pa.Column(pl.Float64, pa.Check.gt(0)),
         "source": pa.Column(pl.String),
     },
+    checks=_plausible("vix_term_structure"),
     unique=["date", "series"],
     strict=True,
     name="vix_term_structure",
@@ -116,7 +128,8 @@ VX_FUTURES = pa.DataFrameSchema(
         pa.Check(
             lambda d: d.lazyframe.select(pl.col("expiration") >= pl.col("date")),
             name="expiration_not_before_date",
-        )
+        ),
+        *_plausible("vx_futures"),
     ],
     unique=["date", "expiration"],
     strict=True,
@@ -143,6 +156,7 @@ EVENTS = pa.DataFrameSchema(
         "event": pa.Column(pl.String, pa.Check.isin(EVENT_KINDS)),
         "source": pa.Column(pl.String),  # "historical" (checked-in) or "rule:<name>"
     },
+    checks=_plausible("events"),
     unique=["date", "event"],
     strict=True,
     name="events",

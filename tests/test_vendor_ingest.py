@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "readers"))
 from readers_samples import cboe_text  # noqa: E402
 
-from pipelines.vendor_ingest import ingest_file  # noqa: E402
+from pipelines.vendor_ingest import IngestOptions, ingest_file  # noqa: E402
 from pipelines.warehouse import Warehouse  # noqa: E402
 
 SESSION = date(2023, 5, 23)
@@ -58,7 +58,14 @@ def test_a_corrected_file_replaces_that_session_whole(store, tmp_path):
     # the correction also drops the last expiry's rows: none of the old rows may survive
     lines = corrected.splitlines()
     corrected = "\n".join(line for line in lines if "Jun 16 2023" not in line) + "\n"
-    ingest_file(store, write(tmp_path / "spx_quotedata_fixed.csv.gz", corrected))
+    fixed = write(tmp_path / "spx_quotedata_fixed.csv.gz", corrected)
+    # a file with far fewer rows than the stored chain is refused unless forced
+    refused = ingest_file(store, fixed)
+    assert refused.outcome == "refused" and "--force" in refused.refused
+    before = chain(store)
+    ingest_file(store, fixed, options=IngestOptions(force=True))
+    kept = store.read("replaced_rows")  # the displaced chain is kept, row by row
+    assert kept.height == before.height and kept["replaced_by"].str.contains("spx_quotedata_fixed").all()
     stored = chain(store)
     assert stored["underlying_price"].unique().to_list() == [4150.0]
     assert stored["expiration"].unique().to_list() == [date(2023, 5, 26)]
@@ -113,7 +120,15 @@ def test_a_stale_snapshot_is_flagged_and_not_stored(store, tmp_path):
     assert store.read("spx_options").is_empty()
 
 
-def test_the_landing_sensor_ingests_new_files_once_and_requests_their_sessions(tmp_path, monkeypatch):
+def _tick(sensor, defs, cursor=None):
+    with dg.build_sensor_context(definitions=defs, cursor=cursor) as ctx:
+        return sensor.evaluate_tick(ctx)
+
+
+def test_the_landing_sensor_lands_a_good_file_beside_a_bad_one_through_a_run(tmp_path, monkeypatch):
+    """The tick only requests runs; the ingest run lands the good file and moves the bad one
+    to landing/rejected/ with its reason; the next tick asks for the recompute runs; the
+    cursor has moved past both files, so neither is requested again."""
     from pipelines.definitions import defs
 
     landing = tmp_path / "landing"
@@ -121,15 +136,74 @@ def test_the_landing_sensor_ingests_new_files_once_and_requests_their_sessions(t
     monkeypatch.setenv("VOLSIGNALS_LANDING", str(landing))
     monkeypatch.setenv("VOLSIGNALS_WAREHOUSE", str(tmp_path / "wh"))
     write(landing / "spx_quotedata.csv.gz", cboe_text())
+    (landing / "broken.csv").write_text("DATE,CLOSE\n" + "1" * 200 + ',"' + "x" * 140_000 + "\n")
     sensor = defs.resolve_sensor_def("landing_folder")
-    with dg.build_sensor_context(resources={"warehouse": defs.resources["warehouse"]}, definitions=defs) as ctx:
-        first = sensor.evaluate_tick(ctx)
-        assert [r.tags["dagster/asset_partition_range_start"] for r in first.run_requests] == ["2023-05-23"]
-        assert Warehouse(tmp_path / "wh").read("spx_options").height > 0
-        cursor = first.cursor
-    with dg.build_sensor_context(
-        resources={"warehouse": defs.resources["warehouse"]}, definitions=defs, cursor=cursor
-    ) as ctx:
-        second = sensor.evaluate_tick(ctx)
-    assert not second.run_requests  # the same file is not ingested again
-    assert json.loads(cursor)
+    first = _tick(sensor, defs)
+    assert [r.job_name for r in first.run_requests] == ["ingest_landed_files"]
+    assert Warehouse(tmp_path / "wh").read("spx_options").is_empty()  # the tick stored nothing itself
+    request = first.run_requests[0]
+    result = defs.resolve_job_def("ingest_landed_files").execute_in_process(
+        run_config=request.run_config, resources={"warehouse": defs.resources["warehouse"]})
+    assert result.success
+    assert Warehouse(tmp_path / "wh").read("spx_options")["quote_date"].unique().to_list() == [SESSION]
+    assert not (landing / "broken.csv").exists()
+    reason = (landing / "rejected" / "broken.csv.reason.txt").read_text()
+    assert "broken.csv" in reason and "REJECTED" in reason
+    second = _tick(sensor, defs, first.cursor)
+    recompute = {(r.job_name, r.tags.get("dagster/asset_partition_range_start")) for r in second.run_requests}
+    assert ("after_landing", "2023-05-23") in recompute
+    assert "ingest_landed_files" not in {r.job_name for r in second.run_requests}
+    third = _tick(sensor, defs, second.cursor or first.cursor)
+    assert not third.run_requests  # plans consumed, files seen
+
+
+def test_the_landing_sensor_skips_what_is_not_a_regular_file(tmp_path, monkeypatch):
+    import os
+
+    from pipelines.definitions import defs
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    monkeypatch.setenv("VOLSIGNALS_LANDING", str(landing))
+    monkeypatch.setenv("VOLSIGNALS_WAREHOUSE", str(tmp_path / "wh"))
+    os.mkfifo(landing / "pipe.csv")
+    (landing / "folder.csv").mkdir()
+    tick = _tick(defs.resolve_sensor_def("landing_folder"), defs)
+    assert not tick.run_requests
+
+
+def test_ingesting_a_chain_without_sp500_history_skips_what_needs_it_and_says_why(tmp_path, monkeypatch, capsys):
+    """Issue 11 item 14: the chain is stored and its per-session features computed; market
+    features (which need S&P 500 daily bars) and what depends on them are skipped with the
+    reason, and the command succeeds."""
+    from pipelines.cli import main
+
+    monkeypatch.setenv("VOLSIGNALS_WAREHOUSE", str(tmp_path / "wh"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dh"))
+    path = write(tmp_path / "spx_quotedata.csv.gz", cboe_text())
+    main(["ingest", "--quiet", str(path)])
+    out = capsys.readouterr().out
+    assert "skipped market_features: no spx_daily rows stored" in out and "regimes" in out
+    store = Warehouse(tmp_path / "wh")
+    assert store.read("option_features")["quote_date"].unique().to_list() == [SESSION]
+
+
+def test_a_run_from_stored_data_without_end_of_day_chains_skips_the_decisions_and_says_why(
+        tmp_path, monkeypatch, capsys):
+    """Issue 11 item 11: ``run --no-simulate`` over sessions with S&P 500 and VIX history but no
+    end-of-day option rows computes the market features and skips the decisions with the reason."""
+    from readers_samples import daily_text
+
+    from pipelines.cli import main
+
+    monkeypatch.setenv("VOLSIGNALS_WAREHOUSE", str(tmp_path / "wh"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dh"))
+    (tmp_path / "GSPC.csv").write_text(daily_text())
+    main(["ingest", "--quiet", "--no-materialize", str(tmp_path / "GSPC.csv")])
+    main(["run", "--no-simulate", "--quiet", "--start", "2023-05-22", "--end", "2023-05-24"])
+    out = capsys.readouterr().out
+    assert "no eod spx_options rows stored up to 2023-05-24" in out and "condor_decisions" in out
+    store = Warehouse(tmp_path / "wh")
+    assert store.read("market_features")["date"].to_list() == [date(2023, 5, 22), date(2023, 5, 23), date(2023, 5, 24)]
+    con = store.connect_readonly()
+    assert con.sql("SELECT count(*) FROM quarantine").fetchone() == (0,)  # item 13: the table exists, empty

@@ -21,8 +21,9 @@ from typing import Any
 
 from pipelines.readers.errors import VendorFileError
 from pipelines.readers.result import ReadResult
+from pipelines.readers.source import DEFAULT_LIMITS, Limits
 
-__all__ = ["VendorFileError", "ReadResult", "read_file", "FORMATS"]
+__all__ = ["VendorFileError", "ReadResult", "read_file", "FORMATS", "Limits"]
 
 FORMATS = (
     "cboe_delayed_quotes", "cboe_datashop_eod", "optionsdx_eod", "long_eod", "cboe_index_history",
@@ -30,16 +31,18 @@ FORMATS = (
 )
 
 
-def read_file(path: str | Path, **options: Any) -> ReadResult:
+def read_file(path: str | Path, limits: Limits = DEFAULT_LIMITS, **options: Any) -> ReadResult:
     """Read one vendor file, whatever its (supported) format.
 
     Parameters
     ----------
     path : the file (plain text, gzip, zip or zip-in-zip with one data member).
+    limits : size, line-count and line-length caps (:class:`Limits`).
     **options : passed to the detected format's reader when it accepts them:
         ``allowed_roots`` (option readers), ``quote_time="eod"|"1545"`` (DataShop),
         ``underlying`` (OptionsDX), ``series`` (index histories), ``symbol`` (daily
-        OHLCV), ``event`` (headerless date lists).
+        OHLCV), ``event`` (headerless date lists); ``date_order`` (``"mdy"``, ``"dmy"``,
+        ``"ymd"``) for every format whose dates are decided per file.
 
     Raises
     ------
@@ -50,7 +53,16 @@ def read_file(path: str | Path, **options: Any) -> ReadResult:
     from pipelines.readers.detect import FORMATS as _READERS, detect_format
     from pipelines.readers.source import load_source
 
-    src = load_source(path)
+    src = load_source(path, limits)
+    if options.get("date_order") is not None:
+        import dataclasses
+
+        from pipelines.readers.dates import ORDERS
+
+        if options["date_order"] not in ORDERS:
+            raise TypeError(f"date_order must be one of {sorted(ORDERS)}")
+        src = dataclasses.replace(src, date_order=options["date_order"])
+    options = {k: v for k, v in options.items() if k != "date_order" and v is not None}
     fmt = detect_format(src)
     module = _READERS[fmt][1]
     return module.read(src, **_accepted(module.read, options))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.readers import dates
 from pipelines.readers import quality as q
 from pipelines.readers.daily_common import date_expr, finish_table, typed_columns
 from pipelines.readers.result import ReadResult
@@ -51,7 +52,7 @@ def read(src: Source) -> ReadResult:
     frame = rows.select(
         LINE,
         *typed_columns({
-            "date": (col["date"], date_expr(col["date"], "%Y-%m-%d")),
+            "date": (col["date"], date_expr(col["date"], dates.decide(src, rows, [col["date"]]))),
             "advancing": (col["nyse_advancers"], integer(col["nyse_advancers"])),
             "declining": (col["nyse_decliners"], integer(col["nyse_decliners"])),
         }),

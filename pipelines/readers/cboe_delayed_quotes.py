@@ -52,6 +52,9 @@ _KEYS = {"Last Sale": "last", "Net": "net", "Bid": "bid", "Ask": "ask", "Volume"
 _DATE_LINE = re.compile(r'^\s*"?\s*Date\s*:', re.IGNORECASE)
 _LAST = re.compile(r"Last:\s*([-+0-9.,]+)")
 _PREAMBLE_MAX = 10
+#: Lines judged at a time: a day's full SPX chain is ~10 k lines (one slice); a file of many
+#: chains is judged slice by slice, so its long rows are not all in memory at once.
+SLICE_LINES = 200_000
 
 
 def sniff(lines: list[str]) -> bool:
@@ -97,14 +100,17 @@ def read(src: Source, *, allowed_roots: frozenset[str] | None = None) -> ReadRes
     ).row(0)
     if not set(call_roots) | set(put_roots) <= (allowed_roots or frozenset(schemas.ROOTS)):  # rare: find the line
         check_roots(src, _roots(rows), allowed_roots, column={"C": "Calls", "P": "Puts"})
-    frame = _contracts(rows.lazy(), side_cols).with_columns(
-        pl.lit(quote_date, pl.Date).alias("quote_date"),
-        pl.lit(ts, pl.Datetime("us", "America/New_York")).alias("snapshot_time"),
-        pl.lit(kind).alias("snapshot_kind"),
-        pl.lit(spot, pl.Float64).alias("underlying_price"),
-        settlement_expr().alias("settlement"),
-    )
-    return finish_options(src, FORMAT, frame, rows_read=2 * rows.height, has_inconsistent=True,
+    frames = [
+        _contracts(rows.slice(start, SLICE_LINES).lazy(), side_cols).with_columns(
+            pl.lit(quote_date, pl.Date).alias("quote_date"),
+            pl.lit(ts, pl.Datetime("us", "America/New_York")).alias("snapshot_time"),
+            pl.lit(kind).alias("snapshot_kind"),
+            pl.lit(spot, pl.Float64).alias("underlying_price"),
+            settlement_expr().alias("settlement"),
+        )
+        for start in range(0, rows.height, SLICE_LINES)  # one slice for any real day's chain
+    ]
+    return finish_options(src, FORMAT, frames, rows_read=2 * rows.height, has_inconsistent=True,
                           raw=_raw_fields(side_cols), snapshot_kind=kind)
 
 

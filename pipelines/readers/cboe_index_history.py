@@ -22,6 +22,7 @@ import re
 import polars as pl
 
 from pipelines import schemas
+from pipelines.readers import dates
 from pipelines.readers import quality as q
 from pipelines.readers.daily_common import date_expr, finish_table, typed_columns
 from pipelines.readers.result import ReadResult
@@ -68,10 +69,10 @@ def read(src: Source, *, series: str | None = None) -> ReadResult:
     series = series or named or _series_from_name(src.name)
     if series not in schemas.VIX_SERIES:
         raise src.error("unknown_series", line=1, column=header[1] if len(header) > 1 else None,
-                        detail=f"cannot tell which of {schemas.VIX_SERIES} this is; pass series=")
+                        detail=f"cannot tell which of {schemas.VIX_SERIES} this is; pass --series with one of them")
     names = ["d", "o", "h", "l", "c"] if ohlc else ["d", "c"]
     rows = split_rows(src, 1, names)
-    typed = {"date": ("d", date_expr("d", "%m/%d/%Y")), "value": ("c", num("c"))}
+    typed = {"date": ("d", date_expr("d", dates.decide(src, rows, ["d"], documented=dates.MDY))), "value": ("c", num("c"))}
     if ohlc:
         typed |= {"_o": ("o", num("o")), "_h": ("h", num("h")), "_l": ("l", num("l"))}
     raw = pl.struct([pl.col(n).alias(h) for n, h in zip(names, header)]).alias("_raw")  # JSON keys = header

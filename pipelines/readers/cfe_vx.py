@@ -21,6 +21,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from pipelines import calendar as cal
+from pipelines.readers import dates
 from pipelines.readers import quality as q
 from pipelines.readers.daily_common import date_expr, finish_table, typed_columns
 from pipelines.readers.result import ReadResult
@@ -66,7 +67,7 @@ def read(src: Source) -> ReadResult:
     frame = rows.select(
         LINE,
         *typed_columns({
-            "date": ("td", date_expr("td", "%m/%d/%Y")),
+            "date": ("td", date_expr("td", dates.decide(src, rows, ["td"], documented=dates.MDY))),
             "_settle": ("settle", num("settle")),
             "volume": ("vol", integer("vol")),
             "open_interest": ("oi", integer("oi")),

@@ -15,6 +15,7 @@ import re
 
 import polars as pl
 
+from pipelines.readers import dates
 from pipelines.readers import quality as q
 from pipelines.readers.daily_common import date_expr, finish_table, typed_columns
 from pipelines.readers.result import ReadResult
@@ -60,11 +61,11 @@ def read(src: Source, *, symbol: str | None = None) -> ReadResult:
         raise src.error("changed_header", line=1, detail="duplicated column")
     symbol = (symbol or _symbol_from_name(src.name) or "").upper()
     if symbol not in ("SPX", "VIX"):
-        raise src.error("unknown_underlying", line=1, detail="daily bars need symbol='SPX' or 'VIX' (not in the file)")
+        raise src.error("unknown_underlying", line=1, detail="which index these daily bars are is not in the file nor its name; pass --symbol SPX or --symbol VIX")
     names = [f"f{i}" for i in range(len(header))]
     rows = split_rows(src, 1, names)
     col = dict(zip(low, names))
-    typed = {"date": (col["date"], date_expr(col["date"], "%Y-%m-%d"))}
+    typed = {"date": (col["date"], date_expr(col["date"], dates.decide(src, rows, [col["date"]])))}
     typed |= {k: (col[k], num(col[k])) for k in ["open", "high", "low", "close"]}
     if "volume" in col:
         typed["volume"] = (col["volume"], integer(col["volume"]))

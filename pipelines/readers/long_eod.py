@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.readers import dates
 from pipelines.readers.options_common import (
     SYMBOL_FIELDS,
     check_roots,
@@ -63,9 +64,10 @@ def read(src: Source, *, allowed_roots: frozenset[str] | None = None) -> ReadRes
     sym = c("optionroot")
     typ = c("type").str.to_lowercase().replace_strict({"call": "C", "put": "P", "c": "C", "p": "P"}, default=None,
                                                        return_dtype=pl.String)
+    fmt = dates.decide(src, rows, ["quotedate", "expiration"], documented=dates.MDY)
     typed = {
-        "quote_date": ("quotedate", c("quotedate").str.to_date("%m/%d/%Y", strict=False)),
-        "expiration": ("expiration", c("expiration").str.to_date("%m/%d/%Y", strict=False)),
+        "quote_date": ("quotedate", c("quotedate").str.to_date(fmt, strict=False)),
+        "expiration": ("expiration", c("expiration").str.to_date(fmt, strict=False)),
         "strike": ("strike", num("strike")),
         "underlying_price": ("underlying_last", num("underlying_last")),
         "last": ("last", num("last")),

@@ -25,6 +25,7 @@ import polars as pl
 
 from pipelines import schemas
 from pipelines.readers import quality as q
+from pipelines.readers import dates
 from pipelines.readers.daily_common import date_expr, finish_table, typed_columns
 from pipelines.readers.result import ReadResult
 from pipelines.readers.source import Source
@@ -59,11 +60,11 @@ def read(src: Source, *, event: str | None = None) -> ReadResult:
     if h[:2] == FOMC[:2]:
         check_header(src, h, FOMC, 1)
         rows = split_rows(src, 1, ["d", "end", "kind", "notes"])
-        frame = _frame(rows, "d", "%Y-%m-%d", "FOMC", ["d", "end", "kind", "notes"])
+        frame = _frame(src, rows, "d", "FOMC", ["d", "end", "kind", "notes"])
     elif h == CPI or h[:2] == CPI:
         check_header(src, h, CPI, 1)
         rows = split_rows(src, 1, ["d", "ref"])
-        frame = _frame(rows, "d", "%Y-%m-%d", "CPI", ["d", "ref"])
+        frame = _frame(src, rows, "d", "CPI", ["d", "ref"])
     elif h[:6] == FOREX[:6]:
         check_header(src, h, FOREX, 1)
         rows = split_rows(src, 1, FOREX)
@@ -81,14 +82,15 @@ def read(src: Source, *, event: str | None = None) -> ReadResult:
         kind = (event or _event_from_name(src.name) or "").upper()
         if kind not in schemas.EVENT_KINDS:
             raise src.error("unknown_event_kind", line=1,
-                            detail="a bare date list does not say which event it holds; pass event=")
+                            detail="a bare date list does not say which event it holds; pass --event FOMC, CPI or PPI")
         rows = split_rows(src, 0, ["d"])
-        frame = _frame(rows, "d", "%Y-%m-%d", kind, ["d"])
+        frame = _frame(src, rows, "d", kind, ["d"])
     return finish_table(src, FORMAT, frame, table=TABLE, date_col="date", reason=reason, key=["date", "event"],
                         dup_reason="duplicate_event")
 
 
-def _frame(rows: pl.DataFrame, dcol: str, fmt: str, kind: str, raw: list[str]) -> pl.DataFrame:
+def _frame(src: Source, rows: pl.DataFrame, dcol: str, kind: str, raw: list[str]) -> pl.DataFrame:
+    fmt = dates.decide(src, rows, [dcol])
     return rows.select(LINE, *typed_columns({"date": (dcol, date_expr(dcol, fmt))}),
                        pl.lit(kind).alias("event"), pl.struct(raw).alias("_raw"))
 

@@ -74,12 +74,13 @@ def settlement_expr() -> pl.Expr:
     return pl.col("root").replace_strict(SETTLEMENT, default=None, return_dtype=pl.String)
 
 
-def finish_options(src: Source, fmt: str, frame: pl.DataFrame | pl.LazyFrame, *, rows_read: int,
+def finish_options(src: Source, fmt: str, frame: pl.DataFrame | pl.LazyFrame | list[pl.LazyFrame], *, rows_read: int,
                    has_inconsistent: bool = False, raw: pl.Expr | None = None,
                    snapshot_kind: str | None = None) -> ReadResult:
     """Apply the option row rules, resolve duplicates, conform and score.
 
-    ``frame`` holds the canonical SPX_OPTIONS columns (typed) plus ``line``, ``_bad``
+    ``frame`` (or each of a list of slices of one file) holds the canonical SPX_OPTIONS
+    columns (typed) plus ``line``, ``_bad``
     and optionally ``_inconsistent``; ``raw`` builds the struct of a row's original
     fields (default: its ``_raw`` column). The stored rows and the quarantined ones
     (only they get their raw fields encoded) come out of one query, so a lazy
@@ -88,18 +89,28 @@ def finish_options(src: Source, fmt: str, frame: pl.DataFrame | pl.LazyFrame, *,
     """
     raw = pl.col("_raw") if raw is None else raw
     rules = q.option_rules(has_inconsistent)
-    judged = frame.lazy().with_columns(q.rejected(rules).alias("_rejected"))
-    rejected = pl.col("_rejected")
-    queries = [
-        judged.filter(~rejected).select(LINE, *conform_exprs(TABLE, judged.collect_schema().names(), source=src.tag)),
-        q.quarantine_rows(judged.filter(rejected).with_columns(q.option_reason(has_inconsistent).alias("_reason")),
-                          reason_col="_reason", table=TABLE, source=src.tag, date_col="quote_date", raw_col=raw),
-    ]
+    parts = frame if isinstance(frame, list) else [frame]
+    goods, bads, kind_sets = [], [], []
+    for part in parts:  # a large file in slices: only one slice's long rows are in memory at a time
+        judged = part.lazy().with_columns(q.rejected(rules).alias("_rejected"))
+        rejected = pl.col("_rejected")
+        queries = [
+            judged.filter(~rejected).select(LINE, *conform_exprs(TABLE, judged.collect_schema().names(), source=src.tag)),
+            q.quarantine_rows(judged.filter(rejected).with_columns(q.option_reason(has_inconsistent).alias("_reason")),
+                              reason_col="_reason", table=TABLE, source=src.tag, date_col="quote_date", raw_col=raw),
+        ]
+        if snapshot_kind is None:
+            queries.append(judged.select(pl.col("snapshot_kind").drop_nulls().unique().sort()))
+        good, bad, *kinds = pl.collect_all(queries)
+        goods.append(good)
+        bads.append(bad)
+        kind_sets += kinds
+    good, bad = (goods[0], bads[0]) if len(parts) == 1 else (pl.concat(goods, rechunk=False), pl.concat(bads))
     if snapshot_kind is None:
-        queries.append(judged.select(pl.col("snapshot_kind").drop_nulls().unique().sort()))
-    good, bad, *kinds = pl.collect_all(queries)
+        kinds = [pl.concat(kind_sets).unique().sort("snapshot_kind")]
+    raw_of = pl.concat([p.lazy().select(LINE, "option_type", raw.alias("_raw")) for p in parts])
     good, dup = q.resolve_duplicates(good, q.OPTION_KEY, q.option_preference(), table=TABLE, source=src.tag,
-                                     date_col="quote_date", raw=judged.select(LINE, "option_type", raw.alias("_raw")))
+                                     date_col="quote_date", raw=raw_of)
     table = good.drop(LINE)
     quarantine = conform_quarantine([bad, dup])
     kinds = [snapshot_kind] if snapshot_kind is not None else kinds[0]["snapshot_kind"].to_list()

@@ -15,8 +15,9 @@ Option rows (:func:`option_reason`)
     ``negative_count``          volume, open interest or a size < 0
     ``bid_gt_ask``              bid > ask (includes a bid with a zero ask)
     ``expiration_before_quote_date``
-    ``impossible_vendor_iv``    vendor IV < 0 or > :data:`IV_MAX` (0 was already mapped to null)
-    ``impossible_vendor_greek`` vendor delta outside [-1, 1]
+    then the plausibility rules of :mod:`pipelines.validity` (one definition, shared with the
+    contracts): ``impossible_vendor_iv`` (outside [0, ``VENDOR_IV_MAX``]), ``impossible_vendor_greek``,
+    ``underlying_out_of_range``, ``price_above_bound``, ``quote_date_after_snapshot``
     ``duplicate_contract``      same (quote_date, root, expiration, strike, type) seen again;
                                 see :func:`resolve_duplicates` for which row wins.
 
@@ -43,11 +44,10 @@ import functools
 import polars as pl
 
 from pipelines.calendar import FIRST_SESSION, LAST_CALENDAR_DAY, all_sessions
+from pipelines import validity
 from pipelines.contracts import may_repeat
 from pipelines.schemas import QUARANTINE
 
-#: Vendor IVs above this (1000 % annualized) are data errors, not deep-wing quotes.
-IV_MAX = 10.0
 #: Near the money = strike within 5 % of the underlying ...
 NTM_MONEYNESS = 0.05
 #: ... on expirations at most this many calendar days out.
@@ -62,7 +62,7 @@ OPTION_KEY = ["quote_date", "root", "expiration", "strike", "option_type"]
 QUARANTINE_COLUMNS = {name: col.dtype.type for name, col in QUARANTINE.columns.items()}
 
 
-def _chain(rules: list[tuple[str, pl.Expr]]) -> pl.Expr:
+def chain(rules: list[tuple[str, pl.Expr]]) -> pl.Expr:
     """First reason whose condition holds (null conditions count as false)."""
     expr = pl.lit(None, pl.String)
     for reason, cond in reversed(rules):
@@ -72,14 +72,14 @@ def _chain(rules: list[tuple[str, pl.Expr]]) -> pl.Expr:
 
 def rejected(rules: list[tuple[str, pl.Expr]]) -> pl.Expr:
     """True where any rule holds: the cheap test that every row takes; the named reason
-    (:func:`_chain`) is then worked out for the rejected rows only."""
+    (:func:`chain`) is then worked out for the rejected rows only."""
     return pl.any_horizontal([cond.fill_null(False) for _, cond in rules])
 
 
 @functools.cache  # expressions are immutable: built once, not per file
 def option_reason(has_inconsistent: bool = False) -> pl.Expr:
     """Quarantine reason for each canonical option row (null = row is fine); see :func:`option_rules`."""
-    return _chain(option_rules(has_inconsistent))
+    return chain(option_rules(has_inconsistent))
 
 
 @functools.cache
@@ -108,8 +108,7 @@ def option_rules(has_inconsistent: bool = False) -> list[tuple[str, pl.Expr]]:
         )),
         ("bid_gt_ask", c("bid") > c("ask")),
         ("expiration_before_quote_date", c("expiration") < c("quote_date")),
-        ("impossible_vendor_iv", (c("vendor_iv") < 0) | (c("vendor_iv") > IV_MAX)),
-        ("impossible_vendor_greek", c("vendor_delta").abs() > 1),
+        *validity.rejections("spx_options"),
     ]
     return rules
 
@@ -142,7 +141,7 @@ def daily_reason(date_col: str, prices: list[str], *, ohlc: tuple[str, str, str,
     if ohlc is not None:
         o, h, lo, cl = (c(x) for x in ohlc)
         rules.append(("ohlc_inconsistent", (h < pl.max_horizontal(o, cl, lo)) | (lo > pl.min_horizontal(o, cl, h))))
-    return _chain(rules)
+    return chain(rules)
 
 
 def _sessions() -> pl.Series:
@@ -158,11 +157,32 @@ def split_quarantine(
     ``raw_col`` is a struct column of the row's original string fields; it is JSON
     encoded for the quarantined rows only.
     """
+    good, bad, _ = split_quarantine_capped(frame, reason, table=table, source=source, date_col=date_col,
+                                           raw_col=raw_col, max_rows=None)
+    return good, bad
+
+
+#: At most this many quarantined rows of one file get their original text encoded and
+#: recorded; the rest are counted by reason (a flood of bad rows costs no JSON).
+QUARANTINE_RECORD_MAX = 100_000
+
+
+def split_quarantine_capped(
+    frame: pl.DataFrame, reason: pl.Expr, *, table: str, source: str, date_col: str | None,
+    raw_col: str = "_raw", max_rows: int | None = QUARANTINE_RECORD_MAX,
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
+    """:func:`split_quarantine` keeping the first ``max_rows`` quarantined rows (by position);
+    returns (good, quarantine, counts by reason of the rows beyond the cap)."""
     frame = frame.with_columns(reason.alias("_reason"))
     bad = frame.filter(pl.col("_reason").is_not_null())
     good = frame.filter(pl.col("_reason").is_null()) if bad.height else frame
     good = good.drop("_reason")
-    return good, quarantine_rows(bad, reason_col="_reason", table=table, source=source, date_col=date_col, raw_col=raw_col)
+    overflow: dict[str, int] = {}
+    if max_rows is not None and bad.height > max_rows:
+        overflow = dict(bad.slice(max_rows).group_by("_reason").len().iter_rows())
+        bad = bad.head(max_rows)
+    return good, quarantine_rows(bad, reason_col="_reason", table=table, source=source, date_col=date_col,
+                                 raw_col=raw_col), overflow
 
 
 def quarantine_rows(bad: pl.DataFrame, *, reason_col: str, table: str, source: str,

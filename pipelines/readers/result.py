@@ -38,6 +38,9 @@ class ReadResult:
         File-level scores (see :mod:`pipelines.readers.quality`).
     flags : list[str]
         Human-readable warnings, e.g. ``"stale_snapshot: ..."``.
+    quarantine_overflow : dict[str, int]
+        Quarantined rows beyond the recorded cap, counted by reason (``rows_read`` =
+        stored + ``quarantine`` rows + these).
     """
 
     path: str
@@ -49,6 +52,7 @@ class ReadResult:
     snapshot_kind: str | None
     quality: dict[str, float] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
+    quarantine_overflow: dict[str, int] = field(default_factory=dict)
 
 
 def conform_table(frame: pl.DataFrame, table: str) -> pl.DataFrame:

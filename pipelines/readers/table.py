@@ -18,11 +18,18 @@ import polars as pl
 from pipelines.readers.source import Source
 
 LINE = "line"
+# The csv module's default field limit (128 KiB) raised an uncaught ``_csv.Error`` on a
+# long quoted disclaimer; line lengths are bounded by ``Limits.max_line_bytes`` before
+# any line gets here, so the module's own cap is lifted to that bound's maximum.
+csv.field_size_limit(2**31 - 1)
 
 
 def header_fields(line: str) -> list[str]:
     """Header names, stripped, with the trailing empty names of padded headers removed."""
-    fields = [f.strip() for f in next(csv.reader([line]), [])]
+    try:
+        fields = [f.strip() for f in next(csv.reader([line]), [])]
+    except csv.Error:  # e.g. a stray quote in a preamble line: not a header
+        return []
     while fields and fields[-1] == "":
         fields.pop()
     return fields
@@ -32,16 +39,25 @@ def check_header(src: Source, got: list[str], expected: list[str], line: int) ->
     """Raise ``changed_header`` naming the first column that differs from ``expected``."""
     if got == expected:
         return
+    if sorted(got) == sorted(expected):
+        moved = next(i for i, (g, e) in enumerate(zip(got, expected)) if g != e)
+        raise src.error(
+            "changed_header", line=line, column=expected[moved],
+            detail=f"the columns are reordered (field {moved + 1} is {got[moved]!r}, expected "
+                   f"{expected[moved]!r}); export in the vendor's column order: {', '.join(expected)}",
+        )
     for i, exp in enumerate(expected):
         if i >= len(got) or got[i] != exp:
             found = got[i] if i < len(got) else "<missing>"
             raise src.error(
                 "changed_header", line=line, column=exp,
-                detail=f"header field {i + 1} is {found!r}, expected {exp!r}",
+                detail=f"header field {i + 1} is {found!r}, expected {exp!r}; the vendor changed its "
+                       f"layout or this is another export: expected columns {', '.join(expected)}",
             )
     raise src.error(
         "changed_header", line=line, column=got[len(expected)],
-        detail=f"unexpected extra column {got[len(expected)]!r}",
+        detail=f"unexpected extra column {got[len(expected)]!r} after {expected[-1]!r}; remove it "
+               f"or export without it",
     )
 
 
@@ -76,10 +92,7 @@ def split_rows(src: Source, first_idx: int, names: list[str],
     fast = _split_fast(src, first_idx, names, None)
     if fast is not None:
         return fast
-    body = src.lines[first_idx:]
-    frame = pl.DataFrame(
-        {"raw": pl.Series(body, dtype=pl.String), LINE: pl.int_range(first_idx + 1, first_idx + 1 + len(body), eager=True)}
-    ).filter(pl.col("raw").str.strip_chars() != "")
+    frame = _body_lines(src, first_idx).filter(pl.col("raw").str.strip_chars() != "")
     if frame.is_empty():
         raise src.error("empty_file", line=first_idx, detail="header present but no data rows")
     if frame["raw"].str.contains('"', literal=True).any():
@@ -92,6 +105,18 @@ def split_rows(src: Source, first_idx: int, names: list[str],
     return frame.select(
         pl.col("raw").str.split_exact(",", n - 1).struct.rename_fields(names).alias("_s"), LINE
     ).unnest("_s").with_columns(_clean(names))
+
+
+def _body_lines(src: Source, first_idx: int) -> pl.DataFrame:
+    """Lines ``first_idx + 1 ..`` of ``src`` as a ``raw`` string column with their 1-based
+    ``line``: split by polars in one buffer (a Python list of ten million blank lines
+    took gigabytes)."""
+    body = src.text_from(first_idx)
+    if body.endswith("\n"):
+        body = body[:-1]
+    lines = pl.Series("raw", [body], dtype=pl.String).str.split("\n").explode()
+    return pl.DataFrame({"raw": lines}).with_columns(
+        pl.int_range(first_idx + 1, first_idx + 1 + lines.len(), dtype=pl.Int64).alias(LINE))
 
 
 def _split_fast(src: Source, first_idx: int, names: list[str],
@@ -126,17 +151,26 @@ def _check_counts(src: Source, frame: pl.DataFrame, n: int) -> None:
     bad = frame.filter(pl.col("_nf") != n)
     if bad.is_empty():
         return
-    line, got = bad[LINE][0], bad["_nf"][0]
+    line, got, text = bad[LINE][0], bad["_nf"][0], bad["raw"][0]
+    shown = text if len(text) <= 80 else text[:77] + "..."
     last_line = frame[LINE][-1]
     if line == last_line and got < n:
-        raise src.error("truncated_file", line=line, detail=f"last row has {got} of {n} fields")
-    raise src.error("ragged_row", line=line, detail=f"row has {got} fields, header has {n}")
+        if got == 1 and not any(ch.isdigit() for ch in text[:40]):
+            raise src.error("footer_line", line=line, detail=f"the last line {shown!r} is not a data row "
+                            f"(1 of {n} fields); delete the footer and ingest again")
+        raise src.error("truncated_file", line=line, detail=f"last row has {got} of {n} fields ({shown!r}); "
+                        f"the download was probably cut: download the file again")
+    raise src.error("ragged_row", line=line, detail=f"row has {got} fields, header has {n} ({shown!r}); "
+                    f"fix or delete that line")
 
 
 def _split_quoted(src: Source, frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     """Slow path for files that quote fields (commas inside values): the csv module."""
     n = len(names)
-    rows = list(csv.reader(io.StringIO("\n".join(frame["raw"].to_list()))))
+    try:
+        rows = list(csv.reader(io.StringIO("\n".join(frame["raw"].to_list()))))
+    except csv.Error as exc:  # e.g. a NUL inside quotes, or an unterminated quote at the end
+        raise src.error("unparseable_csv", detail=f"{exc}; check the quoting of the file") from None
     if len(rows) != frame.height:  # a quoted field spans lines: line numbers would be wrong
         raise src.error("ragged_row", detail="quoted field spans several lines")
     counts = []
