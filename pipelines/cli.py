@@ -1,19 +1,18 @@
-"""``volsignals``: what users do outside the Dagster UI.
+"""volsignals: what users do outside the Dagster UI.
 
-    volsignals run [--start DATE] [--end DATE]   materialize every asset over those sessions
-    volsignals ingest PATH...                     land vendor files, then update what depends on them
-    volsignals sql "SELECT ..."                   query the warehouse without locking it
-    volsignals views                              (re)write the DuckDB views file
-    volsignals ui                                 start the Dagster UI on this project
-
-Runs go to a persistent Dagster instance in ``$DAGSTER_HOME`` (default ``./.dagster_home``),
-so the UI started by ``volsignals ui`` shows them.
+Runs go to a persistent Dagster instance in $DAGSTER_HOME (default ./.dagster_home), so
+the UI started by "volsignals ui" shows them, under the job names of the code location
+(event_calendar, daily_pipeline, whole_history). The instance keeps the newest
+$VOLSIGNALS_KEEP_RUNS finished runs (default 30) and deletes older ones after each run
+command; a run whose process was killed is marked failed the next time volsignals or the
+UI's daemon looks. The warehouse is ./warehouse unless $VOLSIGNALS_WAREHOUSE points elsewhere.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -26,44 +25,65 @@ DEFAULT_END = date(2025, 12, 31)
 
 
 def _dagster_home() -> Path:
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path.cwd() / ".dagster_home"))).resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+    """The Dagster home ($DAGSTER_HOME, default ./.dagster_home) with volsignals' dagster.yaml."""
+    from pipelines.instance import ensure_home
+
+    home = ensure_home(Path(os.environ.setdefault("DAGSTER_HOME", str(Path.cwd() / ".dagster_home"))))
+    os.environ["DAGSTER_HOME"] = str(home)
     return home
 
 
 class Materializer:
-    """Runs assets on the persistent Dagster instance, in partition-range batches."""
+    """Runs the code location's jobs on the persistent Dagster instance, in partition-range batches.
+
+    Every run is a named job of ``pipelines/definitions.py`` (``event_calendar``,
+    ``daily_pipeline``, ``whole_history``) restricted to the assets asked for, so the UI
+    lists CLI runs under the same names as scheduled ones.
+    """
+
+    #: Which job runs which assets.
+    DAILY_JOB, WHOLE_JOB, EVENTS_JOB = "daily_pipeline", "whole_history", "event_calendar"
 
     def __init__(self, progress: bool = True) -> None:
         import dagster as dg
 
         from pipelines.definitions import all_assets, defs
+        from pipelines.instance import fail_orphaned_runs
 
         _dagster_home()
         self.dg = dg
+        self.defs = defs
         self.instance = dg.DagsterInstance.get()
+        fail_orphaned_runs(self.instance)
         self.assets = all_assets
-        self.resources = defs.resources
         self.progress = progress
         specs = [a for a in all_assets if isinstance(a, dg.AssetsDefinition)]
         self.partitioned = {k.to_user_string() for a in specs if a.partitions_def is not None for k in a.keys}
         self.unpartitioned = {k.to_user_string() for a in specs if a.partitions_def is None for k in a.keys}
 
+    def _job_for(self, names: set[str]) -> str:
+        if names <= self.partitioned:
+            return self.DAILY_JOB
+        return self.EVENTS_JOB if names == {"events"} else self.WHOLE_JOB
+
     def _run(self, names: set[str], tags: dict[str, str] | None = None) -> None:
-        result = self.dg.materialize(
-            self.assets,
-            selection=self.dg.AssetSelection.assets(*sorted(names)),
+        job = self.defs.resolve_job_def(self._job_for(names))
+        result = job.execute_in_process(
             instance=self.instance,
-            resources=self.resources,
+            asset_selection=[self.dg.AssetKey(n) for n in sorted(names)],
             tags=tags,
             # Progress is the bar; Dagster's step-by-step log goes to the run's page in the UI.
             run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            raise_on_error=False,
         )
         if not result.success:
-            raise SystemExit("materialization failed; see the run in the Dagster UI (volsignals ui)")
+            raise SystemExit(f"{job.name} failed; see the run in the Dagster UI (volsignals ui)")
+
+    def prune(self) -> int:
+        """Delete finished runs beyond the retention count (see pipelines/instance.py)."""
+        from pipelines.instance import prune_runs
+
+        return prune_runs(self.instance)
 
     def sessions(self, names: set[str], sessions: Sequence[date], batch_size: int, desc: str) -> None:
         """Materialize partitioned assets ``names`` for ``sessions``, one run per batch."""
@@ -133,6 +153,7 @@ def materialize_range(
     m.sessions((m.partitioned if simulate else m.partitioned - RAW_ASSETS) - set(skipped), sessions, batch_size,
                "materializing")
     m.whole(m.unpartitioned - {"events"} - set(skipped))
+    m.prune()
 
 
 def materialize_after_ingest(touched: dict[str, list[date]], progress: bool = True) -> None:
@@ -156,6 +177,7 @@ def materialize_after_ingest(touched: dict[str, list[date]], progress: bool = Tr
     m.sessions(downstream & PER_SESSION_ASSETS, plan.per_session, 260, "per-session features")
     m.sessions(downstream - PER_SESSION_ASSETS, plan.history, 260, "history features")
     m.whole(downstream)
+    m.prune()
 
 
 def summary() -> str:
@@ -179,10 +201,23 @@ def summary() -> str:
     published = store.publish_views()
     lines += [
         "",
-        f"open it:  duckdb -readonly {store.db_path}" + ("" if published else "   (views not refreshed: file in use)"),
-        "DuckDB CLI 1.5.6 (installed with volsignals as `duckdb`); the UI: volsignals ui",
+        f"open it:  {duckdb_command()} -readonly {shlex.quote(str(store.db_path))}"
+        + ("" if published else "   (views not refreshed: file in use)"),
+        f"(DuckDB CLI 1.5.6, installed with volsignals)   the UI:  {_venv_command('volsignals')} ui",
     ]
     return "\n".join(lines)
+
+
+def _venv_command(name: str) -> str:
+    """``name`` as a user can type it: the script beside this Python when it is there (the
+    venv's bin/ is often not on PATH), else the bare name."""
+    script = Path(sys.executable).parent / name
+    return shlex.quote(str(script)) if script.exists() else name
+
+
+def duckdb_command() -> str:
+    """The DuckDB CLI installed with volsignals (duckdb-cli 1.5.6), as a user can type it."""
+    return _venv_command("duckdb")
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -247,19 +282,37 @@ def cmd_views(args: argparse.Namespace) -> None:
         sys.exit(f"{store.db_path} is open in another process; close it and retry")
 
 
+def ui_command(host: str, port: int, workspace: Path) -> list[str]:
+    """``dagster dev`` run by this Python (so it works without the venv on PATH)."""
+    return [sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "--host", host, "--port", str(port)]
+
+
 def cmd_ui(args: argparse.Namespace) -> None:
+    from pipelines.instance import fail_orphaned_runs
+
     _dagster_home()
+    import dagster as dg
+
+    fail_orphaned_runs(dg.DagsterInstance.get())
     root = Path(__file__).resolve().parents[1]
-    subprocess.run(["dagster", "dev", "-w", str(root / "workspace.yaml"), *args.extra], check=False)
+    print(f"Dagster UI on http://{args.host}:{args.port}  (Ctrl-C stops it)", flush=True)
+    sys.exit(subprocess.run(ui_command(args.host, args.port, root / "workspace.yaml"), check=False).returncode)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="volsignals", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="materialize every asset over a range of sessions")
-    run.add_argument("--start", type=date.fromisoformat, default=DEFAULT_START)
-    run.add_argument("--end", type=date.fromisoformat, default=DEFAULT_END)
+    run = sub.add_parser(
+        "run",
+        help="materialize every asset over a range of sessions",
+        description="Materialize every asset for the NYSE sessions START..END: the event calendar, the daily "
+        "assets as one Dagster run per batch of sessions, then the registry, decisions and backtest.",
+    )
+    run.add_argument("--start", type=date.fromisoformat, default=DEFAULT_START, metavar="YYYY-MM-DD",
+                     help=f"first session (default {DEFAULT_START})")
+    run.add_argument("--end", type=date.fromisoformat, default=DEFAULT_END, metavar="YYYY-MM-DD",
+                     help=f"last session (default {DEFAULT_END})")
     run.add_argument("--batch-size", type=int, default=63, help="sessions per Dagster run (default 63)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument(
@@ -268,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     ingest = sub.add_parser("ingest", help="land vendor files and update what depends on them")
-    ingest.add_argument("paths", nargs="+")
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help="vendor files (the format is detected from the content)")
     ingest.add_argument("--accept-flagged", action="store_true", help="store files flagged as stale snapshots")
     ingest.add_argument("--force", action="store_true",
                         help="store a file even when it would replace a more complete or more trustworthy stored "
@@ -291,15 +344,21 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(func=cmd_ingest)
 
     sql = sub.add_parser("sql", help="run a SQL query on the warehouse (takes no lock)")
-    sql.add_argument("query")
-    sql.add_argument("--max-rows", type=int, default=40)
+    sql.add_argument("query", help="a DuckDB SQL query over the warehouse views")
+    sql.add_argument("--max-rows", type=int, default=40, help="rows to print (default 40)")
     sql.set_defaults(func=cmd_sql)
 
     views = sub.add_parser("views", help="(re)write the DuckDB views file")
     views.set_defaults(func=cmd_views)
 
-    ui = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this project")
-    ui.add_argument("extra", nargs=argparse.REMAINDER)
+    ui = sub.add_parser(
+        "ui",
+        help="start the Dagster UI (dagster dev) on this project",
+        description="Start the Dagster UI and its daemon (schedules, sensors, run monitoring) on the "
+        "instance volsignals runs write to.",
+    )
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    ui.add_argument("--port", type=int, default=3000, help="port (default 3000)")
     ui.set_defaults(func=cmd_ui)
     return parser
 

@@ -28,13 +28,16 @@ from pipelines.partitions import trading_days
 from pipelines.resources import MarketSimulatorResource, StrategyResource, WarehouseResource
 from pipelines.schedules import after_close_schedule, decisions_schedule
 from pipelines.sensors import ingest_landing_job, landing_sensor
+from pipelines.instance import run_monitor_sensor
 
 ASSET_MODULES = [market_data, option_analytics, market_features, decisions]
 
-all_assets = dg.load_assets_from_modules(ASSET_MODULES)
+# Each asset links to the file and line that defines it ("source code" in the UI).
+all_assets = dg.with_source_code_references(dg.load_assets_from_modules(ASSET_MODULES))
 
 #: Whole-history assets: the event calendar upstream; registry, decisions and backtest
-#: downstream (these refresh automatically after their inputs change).
+#: downstream (the after_us_close_decisions schedule and `volsignals run` refresh them;
+#: no asset carries an automation condition, so none waits for a sensor that is off).
 UNPARTITIONED = dg.AssetSelection.assets(
     "events", "feature_registry", *decisions.TABLES
 )
@@ -62,11 +65,18 @@ after_landing = dg.define_asset_job(
     description="Recompute the derived daily assets for sessions touched by landed vendor files.",
 )
 
+#: The event calendar (whole history, 1990–2035); `volsignals run` materializes it first.
+event_calendar = dg.define_asset_job(
+    "event_calendar",
+    selection=dg.AssetSelection.assets("events"),
+    description="FOMC/CPI/PPI event days, 1990–2035.",
+)
+
 defs = dg.Definitions(
     assets=all_assets,
-    jobs=[daily_pipeline, whole_history, after_landing, ingest_landing_job],
+    jobs=[daily_pipeline, whole_history, after_landing, ingest_landing_job, event_calendar],
     schedules=[after_close_schedule(daily_pipeline), decisions_schedule(whole_history)],
-    sensors=[landing_sensor(after_landing, whole_history)],
+    sensors=[landing_sensor(after_landing, whole_history), run_monitor_sensor()],
     resources={
         "warehouse": WarehouseResource(),
         # Rule parameters: defaults in features/strategy_config.py; override per environment

@@ -19,8 +19,10 @@ _SCRATCH = Path(tempfile.mkdtemp(prefix="volsignals-tests-"))
 os.environ["VOLSIGNALS_WAREHOUSE"] = str(_SCRATCH / "warehouse")
 os.environ["DAGSTER_HOME"] = str(_SCRATCH / "dagster_home")
 os.environ["VOLSIGNALS_CHAIN_SIZE"] = "small"
-(_SCRATCH / "dagster_home").mkdir()
-(_SCRATCH / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+# The same instance configuration users run on (storage, retention, run monitoring).
+from pipelines.instance import ensure_home  # noqa: E402
+
+ensure_home(_SCRATCH / "dagster_home")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

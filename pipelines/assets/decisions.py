@@ -20,9 +20,10 @@ import polars as pl  # noqa: E402
 
 from features.backtest import run_backtest  # noqa: E402
 from features.term_structure import listed_vx_expirations, model_vx_futures  # noqa: E402
-from pipelines.assets.common import KINDS  # noqa: E402
+from pipelines.assets.common import KINDS, code_version  # noqa: E402
 from pipelines.checks import contract_check, contract_check_result  # noqa: E402
-from pipelines.metadata import png_markdown, table_metadata  # noqa: E402
+from pipelines.metadata import definition_metadata, png_markdown, table_metadata  # noqa: E402
+from pipelines.warehouse import TABLES as LAYOUTS  # noqa: E402
 from pipelines.resources import StrategyResource, WarehouseResource  # noqa: E402
 
 GROUP = "decisions"
@@ -115,8 +116,9 @@ def hedge_chart(hedges: pl.DataFrame):
             group_name=GROUP,
             owners=OWNERS,
             kinds=KINDS,
-            deps=["option_features", "market_features", "regimes", "spx_daily", "vx_futures"],
-            automation_condition=dg.AutomationCondition.eager(),
+            deps=["option_features", "market_features", "regimes", "spx_daily", "vx_futures", "vix_term_structure"],
+            code_version=code_version(__name__),
+            metadata=definition_metadata(name, LAYOUTS[name].date_column),
             description=desc,
         )
         for name, desc in DESCRIPTIONS.items()
@@ -167,7 +169,7 @@ def strategy_backtest(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     for table, frame in frames.items():
         yield dg.MaterializeResult(
             asset_key=table,
-            metadata=table_metadata(frame, table)
+            metadata=table_metadata(frame, LAYOUTS[table].date_column)
             | charts.get(table, {})
             | ({"parameters": dg.MetadataValue.json(config.to_dict())} if table == "backtest_summary" else {})
             | (headline if table == "backtest_summary" else {}),

@@ -14,10 +14,11 @@ import polars as pl
 
 from features.simulate import DailyMarket, simulate_chain, simulate_daily
 from pipelines.calendar import LAST_CALENDAR_DAY, sessions_between
-from pipelines.checks import contract_check, contract_check_result
+from pipelines.assets.common import code_version
+from pipelines.checks import contract_check, contract_check_result, partition_check_results
 from pipelines.events_calendar import events_between
 from pipelines.ingest import store_rows
-from pipelines.metadata import table_metadata
+from pipelines.metadata import definition_metadata, newest_rows, record_partitions, stored_rows_per_session, table_metadata
 from pipelines.partitions import FIRST_PARTITION, backfill_in_batches, partition_dates, trading_days
 from pipelines.resources import MarketSimulatorResource, WarehouseResource
 
@@ -26,6 +27,7 @@ OWNERS = ["team:data-platform"]
 DAILY_TABLES = ["spx_daily", "vix_term_structure", "vx_futures", "breadth_daily"]
 CALENDAR_START = date(1990, 1, 2)
 CHAIN_BATCH = 21
+CODE_VERSION = code_version(__name__)
 
 
 def simulated_daily_market(last_day: date, simulator: MarketSimulatorResource) -> DailyMarket:
@@ -38,6 +40,8 @@ def simulated_daily_market(last_day: date, simulator: MarketSimulatorResource) -
     group_name=GROUP,
     owners=OWNERS,
     kinds={"parquet", "duckdb"},
+    code_version=CODE_VERSION,
+    metadata=definition_metadata("events", "date"),
     check_specs=[contract_check("events")],
     description=(
         "FOMC decision days and CPI/PPI release dates, 1990–2035: published dates shipped "
@@ -52,7 +56,7 @@ def events(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     days = [CALENDAR_START + timedelta(days=i) for i in range((LAST_CALENDAR_DAY - CALENDAR_START).days + 1)]
     report = store_rows(store, "events", frame, "derived", days, source="calendar")
     context.log.info(str(report))
-    yield dg.MaterializeResult(metadata=table_metadata(frame, "events", rows_quarantined=report.rows_quarantined))
+    yield dg.MaterializeResult(metadata=table_metadata(frame, "date", rows_quarantined=report.rows_quarantined))
     yield contract_check_result(store, "events")
 
 
@@ -64,6 +68,8 @@ def events(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
             owners=OWNERS,
             kinds={"parquet", "duckdb"},
             partitions_def=trading_days,
+            code_version=CODE_VERSION,
+            metadata=definition_metadata(name, "date"),
             description=desc,
         )
         for name, desc in [
@@ -73,7 +79,7 @@ def events(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
             ("breadth_daily", "NYSE advancing/declining/unchanged issues. One row per session."),
         ]
     ],
-    check_specs=[contract_check(t) for t in DAILY_TABLES],
+    check_specs=[contract_check(t, partitioned=True) for t in DAILY_TABLES],
     backfill_policy=backfill_in_batches,
     can_subset=False,
 )
@@ -88,12 +94,11 @@ def daily_market(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         frame = frame.filter(frame["date"].is_between(dates[0], dates[-1]) & frame["date"].is_in(dates))
         report = store_rows(store, table, frame, "simulated", dates, source=source)
         context.log.info(str(report))
-        yield dg.MaterializeResult(
-            asset_key=table,
-            metadata=table_metadata(frame, table, rows_quarantined=report.rows_quarantined, source=source),
-        )
+        rows = stored_rows_per_session(store, table, frame, "date", report.rows_quarantined)
+        record_partitions(context, table, dates, rows, newest_rows(frame, "date"), source=source)
+        yield dg.MaterializeResult(asset_key=table)
     for table in DAILY_TABLES:
-        yield contract_check_result(store, table, dates[0], dates[-1])
+        yield from partition_check_results(context, store, table, dates)
 
 
 @dg.asset(
@@ -103,7 +108,9 @@ def daily_market(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     partitions_def=trading_days,
     backfill_policy=backfill_in_batches,
     deps=["spx_daily"],
-    check_specs=[contract_check("spx_options")],
+    code_version=CODE_VERSION,
+    metadata=definition_metadata("spx_options", "quote_date"),
+    check_specs=[contract_check("spx_options", partitioned=True)],
     description=(
         "The SPX option chain at each session's close: SPX AM-settled monthlies and SPXW "
         "PM-settled dailies/weeklies/quarterlies. One row per contract per session."
@@ -115,6 +122,7 @@ def spx_options(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     market = simulated_daily_market(dates[-1], simulator)
     source = f"simulator:seed={simulator.seed}"
     stored = quarantined = 0
+    rows: dict[date, int] = {}
     # A month of chains at a time: one validation pass per batch keeps ingest fast,
     # and bounds memory to ~20 sessions of contracts.
     for i in range(0, len(dates), CHAIN_BATCH):
@@ -123,17 +131,9 @@ def spx_options(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
         report = store_rows(store, "spx_options", chains, "simulated", batch, source=source)
         stored += report.rows_stored
         quarantined += report.rows_quarantined
+        rows |= stored_rows_per_session(store, "spx_options", chains, "quote_date", report.rows_quarantined)
         last = chains.filter(pl.col("quote_date") == batch[-1])
     context.log.info(f"spx_options: {stored} rows stored, {quarantined} quarantined over {len(dates)} sessions")
-    yield dg.MaterializeResult(
-        metadata=table_metadata(
-            last,
-            "spx_options",
-            rows_stored=stored,
-            rows_quarantined=quarantined,
-            sessions=len(dates),
-            contracts_per_session=stored / max(len(dates), 1),
-        )
-        | {"dagster/row_count": stored}
-    )
-    yield contract_check_result(store, "spx_options", dates[-1], dates[-1])
+    record_partitions(context, "spx_options", dates, rows, last.head(8), source=source)
+    yield dg.MaterializeResult()
+    yield from partition_check_results(context, store, "spx_options", dates)

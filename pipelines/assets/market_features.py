@@ -18,23 +18,20 @@ from features.market_features import market_features as compute_market_features
 from features.point_in_time import MARKET_FEATURE_DOCS, feature_registry_rows, latest_revisions, merge_revisions
 from pipelines.calendar import NY
 from features.regimes import market_regimes
-from pipelines.assets.common import KINDS, daily_table_asset
-from pipelines.checks import contract_check, contract_check_result
-from pipelines.metadata import table_metadata
+from pipelines.assets.common import KINDS, code_version, daily_table_asset
+from pipelines.checks import contract_check, contract_check_result, partition_check_results
+from pipelines.metadata import definition_metadata, newest_rows, record_partitions, rows_per_session, table_metadata
 from pipelines.partitions import partition_dates
 from pipelines.resources import WarehouseResource
 
 GROUP = "market_features"
 OWNERS = ["team:quant-research"]
-CODE_VERSION = "1"
+#: Recorded in the feature registry: changes whenever this module or code it imports changes.
+CODE_VERSION = code_version(__name__)
 
 
 #: column -> (description, units) of every registered feature.
 FEATURE_DOCS = MARKET_FEATURE_DOCS | CHAIN_FEATURE_DOCS
-
-
-def _docs(frame: pl.DataFrame) -> dict[str, str]:
-    return {c: f"{FEATURE_DOCS[c][0]} [{FEATURE_DOCS[c][1]}]" for c in frame.columns if c in FEATURE_DOCS}
 
 
 def _store_revisions(store, table: str, fresh: pl.DataFrame, dates) -> pl.DataFrame:
@@ -66,7 +63,7 @@ def _history(store, last_day) -> pl.DataFrame:
     group=GROUP,
     owners=OWNERS,
     deps=["spx_daily", "breadth_daily", "vix_term_structure", "vx_futures", "events", "chain_features"],
-    code_version=CODE_VERSION,
+    module=__name__,
     description=(
         "Daily market features: RSI(14), MACD(12,26,9) (TA-Lib definitions), Advance–Decline "
         "line, McClellan oscillator/summation, realized vol (close-to-close, Parkinson, "
@@ -79,12 +76,10 @@ def market_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     store = warehouse.store()
     dates = partition_dates(context)
     frame = _history(store, dates[-1]).filter(pl.col("date").is_in(dates))
-    stored = _store_revisions(store, "market_features", frame, dates)
-    yield dg.MaterializeResult(
-        metadata=table_metadata(frame, "market_features", _docs(frame))
-        | {"revisions_stored": stored.height, "registry": registry_markdown(frame, "market_features")}
-    )
-    yield contract_check_result(store, "market_features", dates[0], dates[-1])
+    _store_revisions(store, "market_features", frame, dates)
+    record_partitions(context, "market_features", dates, rows_per_session(frame, "date"), newest_rows(frame, "date"))
+    yield dg.MaterializeResult()
+    yield from partition_check_results(context, store, "market_features", dates)
 
 
 @daily_table_asset(
@@ -92,7 +87,7 @@ def market_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     group=GROUP,
     owners=OWNERS,
     deps=["market_features"],
-    code_version=CODE_VERSION,
+    module=__name__,
     description=(
         "Regime labels per session: a rule-based classifier (volatility level × term structure, "
         "plus trend) with hysteresis, and filtered HMM probabilities refit on a fixed schedule. "
@@ -106,15 +101,13 @@ def regimes(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     history = latest_revisions(store.read("market_features", end=dates[-1]), datetime.now(NY))
     frame = market_regimes(history).filter(pl.col("date").is_in(dates))
     _store_revisions(store, "regimes", frame, dates)
-    shares = frame.group_by("regime").len().sort("len", descending=True)
-    yield dg.MaterializeResult(
-        metadata=table_metadata(frame, "regimes", _docs(frame))
-        | {
-            "regime_days": dg.MetadataValue.md("\n".join(f"- {r}: {n}" for r, n in shares.iter_rows())),
-            "registry": registry_markdown(frame, "regimes"),
-        }
+    newest = newest_rows(frame, "date")
+    record_partitions(
+        context, "regimes", dates, rows_per_session(frame, "date"), newest,
+        regime=str(newest["regime"][0]) if newest.height else "none",
     )
-    yield contract_check_result(store, "regimes", dates[0], dates[-1])
+    yield dg.MaterializeResult()
+    yield from partition_check_results(context, store, "regimes", dates)
 
 
 FEATURE_TABLES = {
@@ -130,7 +123,7 @@ FEATURE_TABLES = {
     kinds=KINDS,
     deps=list(FEATURE_TABLES),
     code_version=CODE_VERSION,
-    automation_condition=dg.AutomationCondition.eager(),
+    metadata=definition_metadata("feature_registry"),
     check_specs=[contract_check("feature_registry")],
     description=(
         "The feature registry: every feature's name, table, description, units, source asset, "
@@ -147,7 +140,7 @@ def feature_registry(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         rows.append(feature_registry_rows(frame, table, asset_name, CODE_VERSION, FEATURE_DOCS))
     registry = pl.concat(rows, how="diagonal_relaxed")
     store.write_table("feature_registry", registry)
-    yield dg.MaterializeResult(metadata=table_metadata(registry, "feature_registry") | {"registry": _registry_md(registry)})
+    yield dg.MaterializeResult(metadata=table_metadata(registry) | {"registry": _registry_md(registry)})
     yield contract_check_result(store, "feature_registry")
 
 
@@ -157,8 +150,3 @@ def _registry_md(registry: pl.DataFrame) -> dg.MetadataValue:
         for r in registry.iter_rows(named=True)
     )
     return dg.MetadataValue.md("| feature | table | description | units | dates |\n|---|---|---|---|---|\n" + rows)
-
-
-def registry_markdown(frame: pl.DataFrame, table: str) -> dg.MetadataValue:
-    """This asset's entries of the feature registry, for its page in the UI."""
-    return _registry_md(feature_registry_rows(frame, table, table, CODE_VERSION, FEATURE_DOCS))

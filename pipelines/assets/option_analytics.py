@@ -4,18 +4,16 @@
 import dagster as dg
 import polars as pl
 
-from features.chain_features import CHAIN_FEATURE_DOCS
 from features.chain_features import chain_features as compute_chain_features
 from features.option_features import option_features as compute_option_features
 from pipelines.assets.common import daily_table_asset
-from pipelines.checks import contract_check_result
-from pipelines.metadata import table_metadata
+from pipelines.checks import partition_check_results
+from pipelines.metadata import newest_rows, record_partitions, rows_per_session
 from pipelines.partitions import partition_dates
 from pipelines.resources import WarehouseResource
 
 GROUP = "option_analytics"
 OWNERS = ["team:quant-research"]
-CHAIN_DOCS = {c: f"{d} [{u}]" for c, (d, u) in CHAIN_FEATURE_DOCS.items()}
 #: Sessions per pass: bounds memory to about a month of contracts.
 BATCH = 21
 
@@ -29,6 +27,8 @@ def _batches(dates: list) -> list[list]:
     group=GROUP,
     owners=OWNERS,
     deps=["spx_options"],
+    module=__name__,
+    date_column="quote_date",
     description=(
         "Per contract per session: mid, intrinsic and extrinsic value, time to the exact "
         "settlement (SPX AM 09:30 ET, SPXW PM 16:00 ET), parity-implied forward and discount "
@@ -39,20 +39,22 @@ def _batches(dates: list) -> list[list]:
 def option_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     store = warehouse.store()
     dates = partition_dates(context)
-    rows = iv_missing = 0
+    rows: dict = {}
     last = pl.DataFrame()
     for batch in _batches(dates):
         chain = store.read("spx_options", batch[0], batch[-1])
         features = compute_option_features(chain)
         store.write_partitions("option_features", features, "derived", batch)
-        rows += features.height
-        iv_missing += features["iv"].is_null().sum() + features["iv"].is_nan().sum()
+        rows |= rows_per_session(features, "quote_date")
         last = features
-    yield dg.MaterializeResult(
-        metadata=table_metadata(last.head(1000), "option_features")
-        | {"dagster/row_count": rows, "iv_missing_share": float(iv_missing) / max(rows, 1), "sessions": len(dates)}
+    newest = last.filter(pl.col("quote_date") == dates[-1])
+    iv_missing = newest["iv"].is_null().sum() + newest["iv"].is_nan().sum() if newest.height else 0
+    record_partitions(
+        context, "option_features", dates, rows, newest.head(8),
+        iv_missing_share=float(iv_missing) / max(newest.height, 1),
     )
-    yield contract_check_result(store, "option_features", dates[-1], dates[-1])
+    yield dg.MaterializeResult()
+    yield from partition_check_results(context, store, "option_features", dates)
 
 
 @daily_table_asset(
@@ -60,6 +62,8 @@ def option_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     group=GROUP,
     owners=OWNERS,
     deps=["option_features", "spx_options"],
+    module=__name__,
+    date_column="quote_date",
     description=(
         "Per session: ATM implied vol term structure at constant maturities (9–182 days, "
         "interpolated in total variance), 25-delta risk reversal and butterfly, the expected "
@@ -78,9 +82,11 @@ def chain_features(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         frames.append(compute_chain_features(features, chain))
     frame = pl.concat(frames, how="diagonal_relaxed")
     store.write_partitions("chain_features", frame, "derived", dates)
-    latest = frame.tail(1).to_dicts()[0] if frame.height else {}
-    yield dg.MaterializeResult(
-        metadata=table_metadata(frame, "chain_features", CHAIN_DOCS)
-        | {k: float(latest[k]) for k in ("vix_30d", "atm_iv_30d") if latest.get(k) is not None}
+    newest = newest_rows(frame, "quote_date")
+    latest = newest.head(1).to_dicts()[0] if frame.height else {}
+    record_partitions(
+        context, "chain_features", dates, rows_per_session(frame, "quote_date"), newest,
+        **{k: float(latest[k]) for k in ("vix_30d", "atm_iv_30d") if latest.get(k) is not None},
     )
-    yield contract_check_result(store, "chain_features", dates[0], dates[-1])
+    yield dg.MaterializeResult()
+    yield from partition_check_results(context, store, "chain_features", dates)
