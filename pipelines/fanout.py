@@ -18,7 +18,7 @@ lock; a year file shared by two batches is merged under that lock). Market featu
 regimes read the whole stored history before each session, so they run once, after every
 batch, as one range run; then one step rewrites the DuckDB views file. That step is the
 warehouse's single-writer point and sits in the Dagster concurrency pool
-:data:`VIEWS_POOL` (limit 1 in ``deploy/postgres/dagster.yaml``), so two backfills never
+:data:`VIEWS_POOL` (limit 1 on the PostgreSQL instance, ``pipelines/instance.py``), so two backfills never
 rewrite the views file at once.
 
 Why Dask for the cluster executor: ``dagster-dask`` needs no broker or container registry

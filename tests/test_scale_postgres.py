@@ -1,4 +1,4 @@
-"""Dagster on PostgreSQL (deploy/postgres/dagster.yaml) against a real server.
+"""Dagster on PostgreSQL (``VOLSIGNALS_DAGSTER_PG_URL``, pipelines/instance.py) against a real server.
 
 ``.ci/run`` starts the server (scripts/local_postgres.sh) and exports
 ``VOLSIGNALS_TEST_POSTGRES_URL``; without it these tests skip, with the reason.
@@ -7,11 +7,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 
 import dagster as dg
 import pytest
-from scale_support import BATCH, END, REPO, START, TABLES, postgres_database, postgres_url
+from scale_support import BATCH, END, START, TABLES, postgres_database, postgres_url
 
 from pipelines.fanout import VIEWS_POOL, fanout_job, run_fanout, run_serial, session_batches, warehouse_fingerprint
 from pipelines.warehouse import Warehouse
@@ -19,12 +18,13 @@ from pipelines.warehouse import Warehouse
 
 @pytest.fixture(scope="module")
 def pg_instance(tmp_path_factory):
-    """A DAGSTER_HOME holding exactly the shipped dagster.yaml, on a fresh database."""
+    """A DAGSTER_HOME as the CLI writes it with ``VOLSIGNALS_DAGSTER_PG_URL`` set, on a fresh database."""
+    from pipelines.instance import ensure_home
+
     with postgres_database(postgres_url()) as url:
-        home = tmp_path_factory.mktemp("dagster_pg_home")
-        shutil.copy(REPO / "deploy" / "postgres" / "dagster.yaml", home / "dagster.yaml")
         previous = os.environ.get("VOLSIGNALS_DAGSTER_PG_URL")
         os.environ["VOLSIGNALS_DAGSTER_PG_URL"] = url  # step processes inherit it
+        home = ensure_home(tmp_path_factory.mktemp("dagster_pg_home"))
         try:
             with dg.DagsterInstance.from_config(str(home)) as instance:
                 yield instance
