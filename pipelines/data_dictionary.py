@@ -358,6 +358,58 @@ DICTIONARY: dict[str, Columns] = {
 }
 
 
+# The AMM comparison (features/amm.py): a constant-product pool beside the condor book.
+DICTIONARY["amm_comparison"] = {
+    "date": DATE,
+    "price": ("SPX close", "index points"),
+    "price_ratio": ("S / S at the pool's deposit", "ratio"),
+    "log_return": ("ln(S / previous S); 0 on the first session", "log return"),
+    "days": ("calendar days since the previous session", "days"),
+    "pool_x": ("SPX units in the pool, sqrt(k / S)", "USD per index point"),
+    "pool_y": ("cash in the pool, sqrt(k S)", "USD"),
+    "pool_value": ("pool value x S + y = 2 sqrt(k S)", "USD"),
+    "hold_value": ("value of holding the initial deposit instead", "USD"),
+    "impermanent_loss": ("pool value / hold value − 1 = 2 sqrt(r) / (1 + r) − 1", "fraction (≤ 0)"),
+    "rebalancing_value": ("self-financing portfolio holding the pool's SPX units, rebalanced at each close", "USD"),
+    "lvr": ("loss-versus-rebalancing of the session: (V₋₁ / 2)(sqrt(S / S₋₁) − 1)²", "USD"),
+    "lvr_cum": ("rebalancing value − pool value", "USD"),
+    "breakeven_fee": ("fee income that pays the session's LVR, from realized variance: V₋₁ ln²(S / S₋₁) / 8", "USD"),
+    "arb_volume": ("cash the arbitrageurs traded with the pool in the session", "USD"),
+    "pool_dollar_gamma": ("½ Γ S² of the pool = −V / 8", "USD per unit squared return"),
+    "condor_pnl": ("condor book P&L of the session (unhedged strategy)", "USD"),
+    "condor_delta_pnl": ("condor P&L explained by delta", "USD"),
+    "condor_gamma_pnl": ("condor P&L explained by gamma: ½ Γ dS² of the legs held overnight", "USD"),
+    "condor_theta_pnl": ("condor P&L explained by time decay", "USD"),
+    "condor_vega_pnl": ("condor P&L explained by the legs' implied-vol changes", "USD"),
+    "condor_residual": ("condor P&L not explained by the four greeks (higher order, fills, commissions, settlement)", "USD"),
+    "hedge_pnl": ("ALVH P&L of the session (all layers)", "USD"),
+    **{f"hedge_pnl_{layer}": (f"P&L of the {layer} hedge layer", "USD") for layer in HEDGE_LAYERS},
+    "hedge_gamma_pnl": ("ALVH P&L explained by gamma on the VX future (alvh_hedged − unhedged attribution)", "USD"),
+    "hedge_vega_pnl": ("ALVH P&L explained by vega (alvh_hedged − unhedged attribution)", "USD"),
+    "condor_positions_open": ("condors held at the close", "positions"),
+    "condor_dollar_gamma": ("½ × net gamma × S² of the book at the close", "USD per unit squared return"),
+    "condor_theta": ("theta of the book at the close", "USD per calendar day"),
+    "condor_vega": ("vega of the book at the close", "USD per vol point"),
+    "condor_delta_dollars": ("net delta × S of the book at the close", "USD per unit return"),
+    "condor_breakeven_vol": ("realized vol at which theta pays the gamma bleed: sqrt(365 θ / −½ΓS²); null unless short gamma", "annualized decimal"),
+    "implied_vol": ("VIX / 100 at the close", "annualized decimal"),
+    "condor_gamma_bleed_expected": ("−previous dollar gamma × ln²(S / S₋₁)", "USD"),
+    "breakeven_fee_cum": ("cumulative breakeven_fee", "USD"),
+    "condor_gamma_pnl_cum": ("cumulative condor_gamma_pnl", "USD"),
+    "condor_theta_pnl_cum": ("cumulative condor_theta_pnl", "USD"),
+    "condor_pnl_cum": ("cumulative condor_pnl", "USD"),
+    "hedge_pnl_cum": ("cumulative hedge_pnl", "USD"),
+}
+DICTIONARY["amm_summary"] = {
+    "metric": ("name of the measure (LVR vs σ²/8, theta vs gamma, breakeven vols, correlations, payoffs…)", "label"),
+    "value": ("its value; null when undefined on the sample (e.g. no condor held)", "see units"),
+    "units": ("units of value", "text"),
+    "description": ("what the measure is and how it is computed", "text"),
+    "start_date": ("first session compared", "date"),
+    "end_date": ("last session compared", "date"),
+}
+
+
 def describe(table: str, column: str) -> str | None:
     """``"description [units]"`` of a column, or None when the dictionary lacks it."""
     entry = DICTIONARY.get(table, {}).get(column)

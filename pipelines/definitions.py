@@ -8,7 +8,7 @@ Stages (asset groups), each a module of thin assets over pure code in ``features
 4. ``decisions``        iron-condor decisions, positions, the layered VIX hedge, the backtest
 
 Storage: Parquet partitions under ``$VOLSIGNALS_WAREHOUSE`` (default ``./warehouse``) with
-DuckDB views in ``warehouse/volsignals.duckdb`` (see ``pipelines/warehouse.py`` for why).
+a DuckDB snapshot of native tables in ``warehouse/volsignals.duckdb`` (see ``pipelines/warehouse.py`` for why).
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ import dagster as dg
 # Dagster still labels the parameter beta.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
-from pipelines.assets import decisions, market_data, market_features, option_analytics
+from pipelines.assets import amm_comparison, decisions, market_data, market_features, option_analytics
 from pipelines.partitions import trading_days
 from pipelines.resources import MarketSimulatorResource, StrategyResource, WarehouseResource
 from pipelines.schedules import after_close_schedule, decisions_schedule
 from pipelines.sensors import ingest_landing_job, landing_sensor
 from pipelines.instance import run_monitor_sensor
 
-ASSET_MODULES = [market_data, option_analytics, market_features, decisions]
+ASSET_MODULES = [market_data, option_analytics, market_features, decisions, amm_comparison]
 
 # Each asset links to the file and line that defines it ("source code" in the UI).
 all_assets = dg.with_source_code_references(dg.load_assets_from_modules(ASSET_MODULES))
@@ -38,7 +38,7 @@ all_assets = dg.with_source_code_references(dg.load_assets_from_modules(ASSET_MO
 #: downstream (the after_us_close_decisions schedule and `volsignals run` refresh them;
 #: no asset carries an automation condition, so none waits for a sensor that is off).
 UNPARTITIONED = dg.AssetSelection.assets(
-    "events", "feature_registry", *decisions.TABLES
+    "events", "feature_registry", *decisions.TABLES, *amm_comparison.TABLES
 )
 
 #: Every daily-partitioned asset, materialized per session by the schedule.
@@ -52,7 +52,7 @@ daily_pipeline = dg.define_asset_job(
 #: The whole-history assets downstream of the daily ones (run after the daily job).
 whole_history = dg.define_asset_job(
     "whole_history",
-    selection=dg.AssetSelection.assets("feature_registry", *decisions.TABLES),
+    selection=dg.AssetSelection.assets("feature_registry", *decisions.TABLES, *amm_comparison.TABLES),
     description="The feature registry, decisions and backtest, recomputed over everything stored.",
 )
 

@@ -60,6 +60,7 @@ _TYPE_OVERRIDES = {
     ("backtest_summary", "n_trades"): "double",
     ("chain_features", "parity_violations"): "bigint",
     ("chain_features", "parity_pairs"): "bigint",
+    ("amm_comparison", "condor_positions_open"): "bigint",
 }
 
 

@@ -336,6 +336,35 @@ DERIVED_SCHEMAS = [
     ),
 ]
 
+# The AMM comparison (features/amm.py): a constant-product pool beside the condor book.
+DERIVED_SCHEMAS += [
+    _derived(
+        "amm_comparison",
+        {
+            "date": pa.Column(pl.Date),
+            "price": pa.Column(pl.Float64, pa.Check.gt(0)),
+            "pool_value": pa.Column(pl.Float64, pa.Check.gt(0)),
+            "hold_value": pa.Column(pl.Float64, pa.Check.gt(0)),
+            # 2 sqrt(r) / (1 + r) - 1 lies in (-1, 0]; a rounding hair above 0 at r = 1
+            "impermanent_loss": pa.Column(pl.Float64, pa.Check.in_range(-1.0, 1e-12)),
+            "lvr": pa.Column(pl.Float64, pa.Check.ge(0)),
+            "breakeven_fee": pa.Column(pl.Float64, pa.Check.ge(0)),
+            "condor_pnl": pa.Column(pl.Float64),
+            "condor_gamma_pnl": pa.Column(pl.Float64),
+            "condor_theta_pnl": pa.Column(pl.Float64),
+            "condor_breakeven_vol": pa.Column(pl.Float64, pa.Check.ge(0), nullable=True),
+        },
+        ["date"],
+    ),
+    _derived(
+        "amm_summary",
+        # value is null where a metric is undefined on the sample (e.g. no condor was held)
+        {"metric": pa.Column(pl.String), "value": pa.Column(pl.Float64, nullable=True), "units": pa.Column(pl.String),
+         "description": pa.Column(pl.String), "start_date": pa.Column(pl.Date)},
+        ["metric"],
+    ),
+]
+
 SCHEMAS.update({s.name: s for s in DERIVED_SCHEMAS})
 
 

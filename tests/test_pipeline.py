@@ -70,6 +70,16 @@ def test_the_duckdb_views_answer_sql(materialized):
         con.close()
 
 
+def test_the_quarantine_table_exists_in_sql_after_a_run_even_when_nothing_was_quarantined(materialized):
+    con = duckdb.connect(str(materialized.db_path), read_only=True)
+    try:
+        columns = [c[0] for c in con.sql("DESCRIBE quarantine").fetchall()]
+        assert {"table_name", "quote_date", "source", "reason", "raw"} <= set(columns)
+        assert con.sql("SELECT count(*) FROM quarantine").fetchone()[0] == materialized.read("quarantine").height
+    finally:
+        con.close()
+
+
 def test_materializing_the_same_range_again_leaves_every_table_identical(materialized):
     from pipelines.cli import materialize_range
 

@@ -35,7 +35,7 @@ import numpy as np
 import polars as pl
 
 from features.black76 import black76_price
-from features.calendar import is_session, previous_session
+from features.calendar import is_session, is_third_friday, previous_session
 from features.realpath.calibration import DEFAULT_SPREADS, SpreadModel
 from features.realpath.surface import DEFAULT_SMILE, SmileParams, atm_vol_from_variance_swap, skew_slope, smile_ratio, variance_swap_vol
 
@@ -60,8 +60,7 @@ def expirations(first: date, last: date) -> pl.DataFrame:
     rows = []
     d = first - timedelta(days=(first.weekday() - 4) % 7)  # the Friday on or before ``first``
     while d <= last:  # one step per week: ~52 a year, not per option
-        monthly = 15 <= d.day <= 21
-        if monthly:
+        if is_third_friday(d):
             rows.append((_expiry_day(d), "SPX", "AM"))
         elif d >= WEEKLIES_FROM:
             rows.append((_expiry_day(d), "SPXW", "PM"))
