@@ -52,19 +52,19 @@ class StoreBacktestInputs:
 
 @lru_cache(maxsize=4)
 def _load_store_inputs(root: str) -> BacktestInputs:
-    """Read once per worker process and root: the point-in-time features and the options the
-    strategies can touch, exactly as the ``strategy_backtest`` asset reads them."""
-    from pipelines.assets.decisions import MAX_DTE_READ, OPTION_COLUMNS, point_in_time_features, vx_futures_with_model
+    """Read once per worker process and root, with the ``strategy_backtest`` asset's own
+    readers: the point-in-time features, SPX settlements (Cboe SET where stored), VX
+    futures (modelled where none is stored) and every end-of-day option row. The asset
+    reads only the expiries its configuration can touch; a sweep's configurations differ
+    in that bound, so all of them are read here."""
+    from pipelines.assets.decisions import OPTION_COLUMNS, point_in_time_features, vx_futures_with_model
+    from pipelines.realpath import stored_settlements
     from pipelines.warehouse import Warehouse
 
     store = Warehouse(root)
-    options = store.read(
-        "option_features",
-        columns=OPTION_COLUMNS,
-        where=(pl.col("days_to_expiry") <= MAX_DTE_READ) & (pl.col("snapshot_kind") == "eod"),
-    )
+    options = store.read("option_features", columns=OPTION_COLUMNS, where=pl.col("snapshot_kind") == "eod")
     return BacktestInputs(
-        options, point_in_time_features(store), store.read("spx_daily"),
+        options, point_in_time_features(store), stored_settlements(store),
         vx_futures_with_model(store, options["quote_date"].unique()),
     )
 

@@ -21,7 +21,7 @@ from datetime import date, datetime, time, timedelta
 import numpy as np
 import polars as pl
 
-from features.nyse_calendar import NY, close_time, previous_session
+from features.calendar import NY, close_time, previous_session
 from features.simulate.market import NY_TZ, DailyMarket, SimulationConfig, simulate_chain
 
 OPEN = time(9, 30)

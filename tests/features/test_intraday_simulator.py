@@ -8,7 +8,7 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 
-from features.nyse_calendar import NY, LAST_CALENDAR_DAY, sessions_between
+from features.calendar import NY, LAST_CALENDAR_DAY, sessions_between
 from features.simulate import SimulationConfig, simulate_chain, simulate_daily
 from features.simulate.intraday import simulate_intraday_chains, snapshot_times
 from pipelines.contracts import validate
