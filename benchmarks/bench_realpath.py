@@ -73,7 +73,8 @@ def main() -> None:
         what = "every asset (volsignals run --market real)"
     else:
         from features.realpath.chain import SOURCE
-        from pipelines.assets.market_data import CHAIN_BATCH, realpath_chain
+        from pipelines.assets.market_data import CHAIN_BATCH
+        from pipelines.realpath import realpath_chain
         from pipelines.ingest import store_rows
 
         rows = 0

@@ -282,20 +282,41 @@ def cmd_ingest(args: argparse.Namespace) -> None:
 
 
 def cmd_sql(args: argparse.Namespace) -> None:
+    """One read-only statement on the SQL snapshot; any error is one line on stderr and exit 1.
+
+    The session can read the snapshot's tables and nothing else: no file access
+    (``COPY``, ``read_csv``, ``ATTACH`` are refused), no settings change, no extensions."""
+    import duckdb
+
     from pipelines.warehouse import Warehouse
 
-    con = Warehouse().connect_readonly()
-    con.sql(args.query).show(max_rows=args.max_rows)
+    def fail(message: str) -> None:
+        first = next((line.strip() for line in str(message).splitlines() if line.strip()), "unknown error")
+        sys.exit(f"volsignals sql: {first}")
+
+    try:
+        statements = duckdb.extract_statements(args.query)
+    except duckdb.Error as exc:
+        return fail(exc)
+    if len(statements) != 1:
+        return fail(f"give exactly one SQL statement (got {len(statements)})")
+    try:
+        con = Warehouse().connect_readonly(safe=True)
+        result = con.sql(args.query)
+        if result is None:
+            print("ok")
+        else:
+            result.show(max_rows=args.max_rows)
+    except (duckdb.Error, OSError) as exc:
+        fail(exc)
 
 
 def cmd_views(args: argparse.Namespace) -> None:
     from pipelines.warehouse import Warehouse
 
     store = Warehouse()
-    if store.publish_views():
-        print(f"views written to {store.db_path}")
-    else:
-        sys.exit(f"{store.db_path} is open in another process; close it and retry")
+    store.publish_views()
+    print(f"SQL snapshot published: {store.db_path} -> {store.snapshot_path()}")
 
 
 def ui_command(host: str, port: int, workspace: Path) -> list[str]:
@@ -363,12 +384,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
     ingest.set_defaults(func=cmd_ingest)
 
-    sql = sub.add_parser("sql", help="run a SQL query on the warehouse (takes no lock)")
-    sql.add_argument("query", help="a DuckDB SQL query over the warehouse views")
+    sql = sub.add_parser("sql", help="run one read-only SQL statement on the warehouse (no file access)")
+    sql.add_argument("query", help="one DuckDB SQL statement over the warehouse tables")
     sql.add_argument("--max-rows", type=int, default=40, help="rows to print (default 40)")
     sql.set_defaults(func=cmd_sql)
 
-    views = sub.add_parser("views", help="(re)write the DuckDB views file")
+    views = sub.add_parser("views", help="publish the SQL snapshot (volsignals.duckdb) now")
     views.set_defaults(func=cmd_views)
 
     ui = sub.add_parser(

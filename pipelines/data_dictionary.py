@@ -310,6 +310,7 @@ DICTIONARY: dict[str, Columns] = {
         "pnl": ("profit or loss of the trade", "USD"),
         "holding_days": ("calendar days held", "days"),
         "strategy": ("the strategy the trade belongs to", "label"),
+        "settlement_source": ("for a position cash-settled at expiration: SET (Cboe special opening quotation, stored), estimate:open (AM value estimated by the open) or close (PM); null otherwise", "label"),
     },
     "hedge_layers": {
         "date": DATE,

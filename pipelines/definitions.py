@@ -8,7 +8,7 @@ Stages (asset groups), each a module of thin assets over pure code in ``features
 4. ``decisions``        iron-condor decisions, positions, the layered VIX hedge, the backtest
 
 Storage: Parquet partitions under ``$VOLSIGNALS_WAREHOUSE`` (default ``./warehouse``) with
-DuckDB views in ``warehouse/volsignals.duckdb`` (see ``pipelines/warehouse.py`` for why).
+a DuckDB snapshot of native tables in ``warehouse/volsignals.duckdb`` (see ``pipelines/warehouse.py`` for why).
 """
 
 from __future__ import annotations

@@ -190,13 +190,27 @@ def _release_held(ref: weakref.ref) -> None:
         storage.release_held()
 
 
-def instance_yaml(home: Path) -> str:
-    """The ``dagster.yaml`` of a volsignals Dagster home (SQLite storage under ``home``)."""
-    storage = home / "storage"
+#: The PostgreSQL URL of a production instance (``postgresql+psycopg2://…``): when set, runs,
+#: event logs and schedules go to that database instead of SQLite files (docs/scale.md).
+POSTGRES_URL_ENV = "VOLSIGNALS_DAGSTER_PG_URL"
+
+
+def _storage_yaml(storage: Path) -> str:
+    if os.environ.get(POSTGRES_URL_ENV):
+        # the URL stays an environment reference: every process (CLI, daemon, Dask or
+        # multiprocess workers) reads it from its own environment, no password in the file
+        return f"""\
+storage:
+  postgres:
+    postgres_url:
+      env: {POSTGRES_URL_ENV}
+# The warehouse's single-writer steps (pipelines/fanout.py) run one at a time per pool.
+concurrency:
+  pools:
+    granularity: op
+    default_limit: 1
+"""
     return f"""\
-# Written by volsignals (pipelines/instance.py); see that module for why each setting is here.
-telemetry:
-  enabled: false
 run_storage:
   module: dagster._core.storage.runs
   class: SqliteRunStorage
@@ -212,7 +226,18 @@ schedule_storage:
   class: SqliteScheduleStorage
   config:
     base_dir: {storage}
-# Ticks of schedules and sensors: skipped ticks are kept a day, the others a week.
+"""
+
+
+def instance_yaml(home: Path) -> str:
+    """The ``dagster.yaml`` of a volsignals Dagster home: SQLite storage under ``home``, or
+    PostgreSQL when ``$VOLSIGNALS_DAGSTER_PG_URL`` is set."""
+    storage = home / "storage"
+    return f"""\
+# Written by volsignals (pipelines/instance.py); see that module for why each setting is here.
+telemetry:
+  enabled: false
+{_storage_yaml(storage)}# Ticks of schedules and sensors: skipped ticks are kept a day, the others a week.
 retention:
   schedule:
     purge_after_days: {{skipped: 1, failure: 7, success: 7}}

@@ -9,14 +9,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 
 from features.option_features import option_features
 from features.realpath.calibration import otm_quotes
-from features.realpath.inputs import daily_inputs, settlement_prices
+from features.realpath.chain import build_chain
+from features.realpath.inputs import MAX_CARRY_DAYS, SPX_OPTIONS_COLUMNS, daily_inputs, settlement_prices
 from features.realpath.market import cndr_features, cndr_replica
 from features.realpath.yardstick import compare, crisis_returns, regression, regression_by_period, summary
 from features.strategy_config import StrategyConfig
@@ -109,3 +110,20 @@ def stored_settlements(store) -> pl.DataFrame:
     sets = store.read("spx_settlement_values") if store.files("spx_settlement_values") else None
     return settlement_prices(store.read("spx_daily", columns=["date", "open", "close"]), sets)
 
+
+class RealDataMissing(RuntimeError):
+    """The stored real daily data a real-path chain needs is not there (ingest it first)."""
+
+
+def realpath_chain(store, batch: list[date]) -> pl.DataFrame:
+    """The real-path chain of ``batch`` from stored rows dated on or before each session."""
+    lookback = batch[0] - timedelta(days=MAX_CARRY_DAYS + 5)  # room to carry SKEW and the rate forward
+    spx = store.read("spx_daily", lookback, batch[-1])
+    vix = store.read("vix_term_structure", lookback, batch[-1])
+    bills = store.read("treasury_bill_rates", lookback, batch[-1]) if store.files("treasury_bill_rates") else None
+    if spx.height == 0 or vix.height == 0:
+        raise RealDataMissing(f"no stored S&P 500 / VIX rows for {batch[0]}..{batch[-1]}: ingest the real files first "
+                         "(README, 'The real market, 2005-2025')")
+    inputs = daily_inputs(spx, vix, bills).filter(pl.col("date").is_in(batch))
+    chain = build_chain(inputs)
+    return chain if chain.height else pl.DataFrame(schema=SPX_OPTIONS_COLUMNS)

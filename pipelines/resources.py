@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import os
 import types
 import typing
 from typing import Any
@@ -24,6 +25,15 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def store(self) -> Warehouse:
         return Warehouse(self.root or warehouse_root())
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """Publish the SQL snapshot when a run (in-process) or step is done with the warehouse.
+
+        A no-op when nothing changed; skipped, not waited for, while another writer holds
+        the lock (that writer publishes when it is done). ``VOLSIGNALS_PUBLISH_EACH_RUN=0``
+        leaves publishing to the caller (e.g. a command that publishes once at its end)."""
+        if os.environ.get("VOLSIGNALS_PUBLISH_EACH_RUN", "1") != "0":
+            self.store().publish_views(wait=False)
 
 
 class MarketSimulatorResource(dg.ConfigurableResource):

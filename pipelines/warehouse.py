@@ -1,45 +1,48 @@
-"""The warehouse: immutable Parquet partitions, with DuckDB views for people.
+"""The warehouse: immutable Parquet partitions listed in a manifest, and a SQL snapshot for people.
 
 Why this design. DuckDB lets one process write a database file *or* many processes
 read it, never both: a user's ``duckdb -readonly`` session would make a writing
 materialization fail, and a long write would block the user's queries. So the
-pipeline never writes the DuckDB file while it materializes. Data lives in Parquet
-files, one per partition:
+pipeline never writes a DuckDB file that a user can hold. Data lives in Parquet
+files, one per partition and source kind:
 
     <root>/data/<table>/<partition>/<kind>-<version>.parquet
 
 where ``<partition>`` is ``date=YYYY-MM-DD`` for large per-session tables (the option
-chain and its features) and ``year=YYYY`` for small daily tables, ``<kind>`` is
-``simulated``, ``vendor`` (rows from a real file) or ``derived`` (computed features), and
-``<version>`` is the write time in nanoseconds. A file name is never reused: a rewrite
-adds a new version (written to a temporary name, then renamed: a reader never sees half
-a file) and readers take the newest version of each partition. Rewriting a file in place
-is not enough: DuckDB opens a Parquet file more than once during a scan (one handle per
-thread), and was measured mixing two versions of a replaced file in one query.
-Superseded versions are deleted once they have been superseded for
-``VERSION_GRACE_SECONDS``, so a query that listed them just before still finds them. A
-killed write leaves the previous version intact. Writers are serialized by an advisory
-lock on ``<root>/.write.lock``; readers take no lock at all.
+chain and its features), ``year=YYYY`` for small daily tables, ``source=<name>`` for the
+quarantine and ``all`` for whole-history results; ``<kind>`` is ``simulated``, ``vendor``
+(rows from a real file), ``derived`` (computed features) or ``resolved`` (the rows everybody
+reads when a partition holds vendor and simulated rows: precedence applied once, when the
+partition is written, by :func:`resolve_precedence`); ``<version>`` is the write time in
+nanoseconds. A file name is never reused: a rewrite adds a new version (written in
+``<root>/staging``, then renamed into place: a reader never sees half a file).
 
-``<root>/volsignals.duckdb`` holds only *views* over those files (and the SQL macros of
-``warehouse/*.sql``). The views read the Parquet glob at query time, so they show new
-partitions without being rewritten; the pipeline refreshes the file when it can and
-simply skips that step while a user holds it open.
+``<root>/manifest.json`` names the current file of every partition and kind; it is
+replaced atomically at the end of each write, under the writers' advisory lock on
+``<root>/.write.lock``. Readers take no lock: one read of the manifest is a consistent
+state, and only the files it names are ever read, so a file the store did not write
+is ignored. A killed write publishes no manifest and loses nothing (its leftovers in
+``staging`` go on the next write). Superseded versions are deleted once they have been
+superseded for ``VERSION_GRACE_SECONDS``, so a reader that took the manifest just
+before still finds them.
 
-Precedence: when a session has both vendor and simulated rows in a table, the vendor
-rows win (both in the DuckDB views and in :meth:`Warehouse.read`); for the option chain
-this holds per underlying (:data:`PRECEDENCE_GROUPS`).
+``<root>/volsignals.duckdb`` is a link to the newest SQL snapshot: native DuckDB tables
+holding the manifest's rows, plus the macros of ``warehouse/*.sql`` (see
+:mod:`pipelines.sql_snapshot` for why native tables and how a publish keeps users'
+sessions and writes apart).
 """
 
 from __future__ import annotations
 
 import fcntl
 import io
+import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -122,16 +125,30 @@ def _partition_name(layout: TableLayout, d: date) -> str:
     return f"date={d.isoformat()}" if layout.grain == "date" else f"year={d.year}"
 
 
-#: How long a superseded file version stays readable for queries that listed it.
+#: Partition grains: one file per session, per calendar year, per source (quarantine),
+#: or one file for the whole table (small results recomputed as a whole, e.g. a backtest).
+GRAINS = ("date", "year", "source", "all")
+
+
+#: How long a superseded file version stays readable for a reader that took the manifest
+#: just before it was superseded (Python readers open the files after reading the manifest).
 VERSION_GRACE_SECONDS = 600
-#: SQL views show a new version once it is this old (see ``Warehouse.view_sql``).
-VISIBILITY_DELAY_SECONDS = 2.0
+#: How long a superseded SQL snapshot stays on disk when nobody holds it open (a user's
+#: ``duckdb`` may have resolved the ``volsignals.duckdb`` link just before it moved).
+SNAPSHOT_GRACE_SECONDS = 60
+MANIFEST_FILE = "manifest.json"
+#: The name of the file version that holds a partition's rows after vendor precedence.
+RESOLVED = "resolved"
 
 
-def _atomic_write(frame: pl.DataFrame, path: Path) -> None:
-    """Write ``frame`` to ``path`` so that readers only ever see a whole, durable file."""
+def _atomic_write(frame: pl.DataFrame, path: Path, staging: Path) -> None:
+    """Write ``frame`` to ``path`` so that readers only ever see a whole, durable file.
+
+    The temporary file lives in ``staging`` (same file system, cleaned on the next write
+    if a writer is killed), so no half-written file is ever inside the data tree."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    staging.mkdir(parents=True, exist_ok=True)
+    tmp = staging / f"{path.name}.tmp-{os.getpid()}"
     encoded = io.BytesIO()  # encoding in memory is ~15 % faster than polars' own file sink
     frame.write_parquet(encoded, compression="zstd", statistics=True)
     with open(tmp, "wb") as fh:
@@ -141,46 +158,8 @@ def _atomic_write(frame: pl.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _version(path: Path) -> int:
-    return int(path.stem.rsplit("-", 1)[1])
-
-
-def _versions(directory: Path, kind: str) -> list[Path]:
-    """The stored versions of one kind in one partition folder, oldest first."""
-    try:
-        entries = os.scandir(directory)  # one directory read; Path.glob costs ~3x more per partition
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    prefix = f"{kind}-"
-    with entries:
-        found = [Path(e.path) for e in entries if e.name.startswith(prefix) and e.name.endswith(".parquet")]
-    return sorted(found, key=_version)
-
-
-def latest_version(directory: Path, kind: str) -> Path | None:
-    versions = _versions(directory, kind)
-    return versions[-1] if versions else None
-
-
-def _publish(frame: pl.DataFrame, directory: Path, kind: str, previous: list[Path] | None = None) -> Path:
-    """Store ``frame`` as the newest version of ``kind`` in ``directory``; prune old ones.
-
-    ``previous``: the folder's versions, when the caller has just listed them."""
-    return _install(directory, kind, lambda path: _atomic_write(frame, path), previous)
-
-
-def _install(directory: Path, kind: str, put: Callable[[Path], None], previous: list[Path] | None = None) -> Path:
-    """Make ``put`` write the newest version of ``kind`` in ``directory``; prune old versions."""
-    previous = _versions(directory, kind) if previous is None else previous
-    version = max(time.time_ns(), _version(previous[-1]) + 1 if previous else 0)
-    path = directory / f"{kind}-{version}.parquet"
-    put(path)
-    # a version may go once the one that superseded it is older than the grace period
-    cutoff = time.time_ns() - VERSION_GRACE_SECONDS * 1_000_000_000
-    for old, successor in zip(previous, [*previous[1:], path]):
-        if _version(successor) < cutoff:
-            old.unlink(missing_ok=True)
-    return path
+def _version(name: str | Path) -> int:
+    return int(Path(name).stem.rsplit("-", 1)[1])
 
 
 def _move_durably(staged: Path, path: Path) -> None:
@@ -205,13 +184,22 @@ def precedence_group(table: str) -> pl.Expr | None:
     return pl.col(column).replace_strict(groups, default=pl.col(column))
 
 
-def _precedence_group_sql(table: str, relation: str) -> str:
-    """:func:`precedence_group` in SQL, over the columns of ``relation`` (a constant when none)."""
-    if table not in PRECEDENCE_GROUPS:
-        return "0"
-    column, groups = PRECEDENCE_GROUPS[table]
-    cases = " ".join(f"WHEN '{value}' THEN '{group}'" for value, group in groups.items())
-    return f"(CASE {relation}.{column} {cases} ELSE {relation}.{column} END)"
+def resolve_precedence(table: str, vendor: pl.DataFrame, simulated: pl.DataFrame) -> pl.DataFrame:
+    """The rows of one partition that everybody reads: **the** vendor-precedence rule.
+
+    A session's vendor rows hide its simulated rows of the same precedence group
+    (:func:`precedence_group`; the whole session when the table has none). It runs once,
+    when a partition is written; the SQL snapshot and :meth:`Warehouse.read` both read
+    its result, so they cannot disagree."""
+    col = TABLES[table].date_column
+    group = precedence_group(table)
+    keys = [col] if group is None else [col, "_group"]
+    if group is not None:
+        vendor_keys = vendor.select(col, group.alias("_group")).unique()
+        kept = simulated.with_columns(group.alias("_group")).join(vendor_keys, on=keys, how="anti").drop("_group")
+    else:
+        kept = simulated.join(vendor.select(col).unique(), on=col, how="anti")
+    return pl.concat([vendor, kept], how="diagonal_relaxed").sort(col, maintain_order=True)
 
 
 def _split_by_partition(frame: pl.DataFrame, layout: TableLayout,
@@ -229,22 +217,112 @@ def _split_by_partition(frame: pl.DataFrame, layout: TableLayout,
 
 
 class Warehouse:
-    """Reads and writes the partitioned Parquet store under one root folder."""
+    """Reads and writes the partitioned Parquet store under one root folder.
+
+    Every path the store touches is built here from ``root`` (``data``, ``staging``,
+    ``views``, the manifest), so the store can later be addressed through another file
+    system by changing this one class."""
 
     def __init__(self, root: Path | str | None = None) -> None:
         self.root = Path(root).resolve() if root is not None else warehouse_root()
         self.data = self.root / "data"
+        self.staging = self.root / "staging"
+        self.views = self.root / "views"
+        self._writing = threading.local()  # the manifest being changed by this thread's write
+
+    @property
+    def _manifest(self) -> dict | None:
+        """The manifest this thread is changing under the write lock (None outside a write)."""
+        return getattr(self._writing, "manifest", None)
+
+    @_manifest.setter
+    def _manifest(self, value: dict | None) -> None:
+        self._writing.manifest = value
+
+    # ------------------------------------------------------------------ the manifest
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST_FILE
+
+    def manifest(self) -> dict:
+        """The published state: ``{"tables": {table: {partition: entry}}}``.
+
+        An entry names the current file of each source kind in the partition folder, the
+        ``published`` file that everybody reads (vendor precedence already applied) and
+        the ``superseded`` files still kept for readers that took an older manifest. Only
+        files named here are ever read: a file dropped into the data tree by anything but
+        this class is ignored. The file is replaced atomically, so one read is a snapshot.
+        """
+        if self._manifest is not None:
+            return self._manifest
+        try:
+            return json.loads(self.manifest_path.read_text())
+        except FileNotFoundError:
+            if not self.data.exists():
+                return {"format": 1, "tables": {}}
+            with self.write_lock():  # a warehouse written before manifests: adopt its files once
+                return self.manifest()
+
+    def _write_manifest(self, manifest: dict) -> None:
+        self.staging.mkdir(parents=True, exist_ok=True)
+        tmp = self.staging / f"{MANIFEST_FILE}.tmp-{os.getpid()}"
+        tmp.write_text(json.dumps(manifest, sort_keys=True))
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.manifest_path)
+
+    def _adopt_legacy_files(self) -> dict:
+        """Manifest for a warehouse written before manifests: newest version of each kind."""
+        manifest: dict = {"format": 1, "tables": {}}
+        self._manifest = manifest
+        for table_dir in sorted(p for p in self.data.iterdir() if p.is_dir()) if self.data.exists() else []:
+            if table_dir.name not in TABLES:
+                continue
+            for part_dir in sorted(p for p in table_dir.iterdir() if p.is_dir() and p.name != "_schema"):
+                newest: dict[str, str] = {}
+                for f in part_dir.glob("*-*.parquet"):
+                    kind = f.stem.rsplit("-", 1)[0]
+                    if kind in SOURCE_KINDS and f.stem.rsplit("-", 1)[1].isdigit():
+                        if kind not in newest or _version(f) > _version(newest[kind]):
+                            newest[kind] = f.name
+                for kind, name in newest.items():
+                    self._register(table_dir.name, part_dir.name, kind, name)
+        return manifest
 
     # ------------------------------------------------------------------ writing
     @contextmanager
-    def write_lock(self) -> Iterator[None]:
-        """Serialize writers across processes (readers never take it)."""
+    def write_lock(self, blocking: bool = True) -> Iterator[bool]:
+        """Serialize writers across processes (readers never take it).
+
+        Whoever holds the lock is the only writer, so anything left in ``staging`` is
+        from a writer that was killed: it is removed first. The manifest is loaded on
+        entry and published on a clean exit; a write that fails or is killed publishes
+        nothing, and the previous state stays as it was. ``blocking=False``: yields False
+        at once (and does nothing) when another writer holds the lock."""
+        if self._manifest is not None:  # re-entered by the same writer
+            yield True
+            return
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / ".write.lock", "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
             try:
-                yield
+                fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                shutil.rmtree(self.staging, ignore_errors=True)
+                try:
+                    self._manifest = json.loads(self.manifest_path.read_text())
+                    before = json.dumps(self._manifest, sort_keys=True)
+                except FileNotFoundError:
+                    self._manifest, before = self._adopt_legacy_files(), ""
+                yield True
+                if json.dumps(self._manifest, sort_keys=True) != before:
+                    self._manifest["serial"] = self._manifest.get("serial", 0) + 1
+                    self._write_manifest(self._manifest)
             finally:
+                self._manifest = None
+                shutil.rmtree(self.staging, ignore_errors=True)
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def table_dir(self, table: str) -> Path:
@@ -258,13 +336,74 @@ class Warehouse:
         """Keep a zero-row Parquet file that fixes the table's columns for the views."""
         layout = TABLES[table]
         path = self.schema_file(table)
-        if path.exists():
+        if path.exists() or (frame is None and layout.schema is None):
             return
-        if frame is None:
-            if layout.schema is None:
-                return
-            frame = empty_frame(layout.schema)
-        _atomic_write(frame.clear(), path)
+        with self.write_lock():  # its temporary file lives in staging, which belongs to the lock holder
+            if not path.exists():
+                _atomic_write((frame if frame is not None else empty_frame(layout.schema)).clear(), path, self.staging)
+
+    def _entry(self, table: str, part: str) -> dict:
+        assert self._manifest is not None, "writes happen under write_lock()"
+        return self._manifest["tables"].setdefault(table, {}).setdefault(part, {})
+
+    def _current(self, table: str, part: str, kind: str) -> Path | None:
+        """The current file of ``kind`` in a partition (from the manifest being written)."""
+        name = self._entry(table, part).get(kind)
+        return self.table_dir(table) / part / name if name else None
+
+    def _register(self, table: str, part: str, kind: str, name: str) -> None:
+        """Make ``name`` the current ``kind`` file of a partition and re-derive what is read."""
+        entry = self._entry(table, part)
+        now = time.time_ns()
+        superseded = entry.setdefault("superseded", [])
+        if entry.get(kind) and entry[kind] != name:
+            superseded.append([entry[kind], now])
+        entry[kind] = name
+        kinds = [k for k in SOURCE_KINDS if entry.get(k)]
+        if "vendor" in kinds and "simulated" in kinds:
+            directory = self.table_dir(table) / part
+            resolved = resolve_precedence(
+                table, pl.read_parquet(directory / entry["vendor"]), pl.read_parquet(directory / entry["simulated"])
+            )
+            if "derived" in kinds:
+                resolved = pl.concat([resolved, pl.read_parquet(directory / entry["derived"])], how="diagonal_relaxed")
+            published = f"{RESOLVED}-{self._next_version(entry)}.parquet"
+            _atomic_write(resolved, directory / published, self.staging)
+        elif len(kinds) == 1:
+            published = entry[kinds[0]]
+        else:  # derived rows beside source rows: never written by the pipeline, kept readable anyway
+            directory = self.table_dir(table) / part
+            published = f"{RESOLVED}-{self._next_version(entry)}.parquet"
+            _atomic_write(pl.concat([pl.read_parquet(directory / entry[k]) for k in kinds], how="diagonal_relaxed"),
+                          directory / published, self.staging)
+        if entry.get("published") and entry["published"] != published and entry["published"].startswith(RESOLVED):
+            superseded.append([entry["published"], now])
+        entry["published"] = published
+        # a superseded file goes once it has been superseded for longer than the grace period
+        cutoff = now - VERSION_GRACE_SECONDS * 1_000_000_000
+        keep = []
+        for old, when in superseded:
+            if when <= cutoff:
+                (self.table_dir(table) / part / old).unlink(missing_ok=True)
+            else:
+                keep.append([old, when])
+        entry["superseded"] = keep
+
+    def _next_version(self, entry: dict) -> int:
+        """A version number newer than every file of the partition (write time, ns)."""
+        names = [entry.get(k) for k in (*SOURCE_KINDS, "published")] + [old for old, _ in entry.get("superseded", [])]
+        return max([time.time_ns(), *(_version(n) + 1 for n in names if n)])
+
+    def _publish(self, frame: pl.DataFrame, table: str, part: str, kind: str) -> Path:
+        """Store ``frame`` as the newest ``kind`` version of a partition."""
+        return self._install(table, part, kind, lambda path: _atomic_write(frame, path, self.staging))
+
+    def _install(self, table: str, part: str, kind: str, put: Callable[[Path], None]) -> Path:
+        """Make ``put`` write the newest version of ``kind`` in a partition and register it."""
+        path = self.table_dir(table) / part / f"{kind}-{self._next_version(self._entry(table, part))}.parquet"
+        put(path)
+        self._register(table, part, kind, path.name)
+        return path
 
     def write_partitions(
         self,
@@ -321,7 +460,7 @@ class Warehouse:
         if layout.grain != "date":
             raise ValueError(f"{table}: replace_within needs one file per session, not per {layout.grain}")
         col = layout.date_column
-        stored = [v[-1] for part in by_partition if (v := _versions(self.table_dir(table) / part, kind))]
+        stored = [path for part in by_partition if (path := self._current(table, part, kind))]
         if not stored:
             return frame
         brought = frame.select(col, group.alias("_group")).unique()
@@ -341,11 +480,10 @@ class Warehouse:
         keys = (unique_keys(layout.schema) if layout.schema is not None else None) or [col]
 
         def write(part: str) -> int:
-            directory = self.table_dir(table) / part
             new_rows = rows_of[part]
-            versions = _versions(directory, kind)
-            if layout.grain == "year" and versions:
-                old = pl.read_parquet(versions[-1])
+            current = self._current(table, part, kind)
+            if layout.grain == "year" and current is not None:
+                old = pl.read_parquet(current)
                 if mode == "upsert":
                     old = old.join(new_rows.select(keys), on=keys, how="anti")
                 else:
@@ -353,7 +491,7 @@ class Warehouse:
                 new_rows = pl.concat([old, new_rows], how="vertical_relaxed")
             if not new_rows[col].is_sorted():
                 new_rows = new_rows.sort(col, maintain_order=True)
-            _publish(new_rows, directory, kind, versions)
+            self._publish(new_rows, table, part, kind)
             return new_rows.height
 
         return {part: write(part) for part in by_partition}
@@ -363,13 +501,14 @@ class Warehouse:
         """Several session partitions at once (a multi-day vendor file, a simulated year).
 
         Encoding a small Parquet file costs ~1.5 ms whatever its size, so polars encodes
-        all partitions in one parallel pass, into a staging folder outside the data tree
-        (views never see it); each file is then installed as its partition's newest
-        version. A session without rows gets an empty file (``mode="replace"``)."""
+        all partitions in one parallel pass, into the staging folder outside the data tree
+        (nothing reads it; a killed writer's leftovers go on the next write); each file is
+        then installed as its partition's newest version. A session without rows gets an
+        empty file (``mode="replace"``)."""
         col = TABLES[table].date_column
         part_of = {d: part for part, dates in by_partition.items() for d in dates}
         key = pl.col(col).replace_strict(part_of, return_dtype=pl.String).alias("_partition")
-        staging = self.root / "staging" / f"{table}-{os.getpid()}-{time.time_ns()}"
+        staging = self.staging / f"{table}-{os.getpid()}-{time.time_ns()}"
         try:
             frame.lazy().sink_parquet(
                 pl.PartitionBy(staging, key=key, include_key=False, max_rows_per_file=None,
@@ -382,15 +521,13 @@ class Warehouse:
             for f in sorted(staging.iterdir() if staging.exists() else [], key=lambda f: int(f.suffix[1:])):
                 staged.setdefault(f.stem, []).append(f)
             for part in by_partition:
-                directory, files = self.table_dir(table) / part, staged.get(part, [])
+                files = staged.get(part, [])
                 if len(files) == 1:  # the normal case
-                    _install(directory, kind, lambda path: _move_durably(files[0], path))
+                    self._install(table, part, kind, lambda path: _move_durably(files[0], path))
                 else:  # no rows for this session, or (never seen) polars split it into several files
-                    _publish(pl.concat([frame.clear(), *map(pl.read_parquet, files)]), directory, kind)
+                    self._publish(pl.concat([frame.clear(), *map(pl.read_parquet, files)]), table, part, kind)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-            with suppress(OSError):  # another writer's staging may still be there
-                staging.parent.rmdir()
         return {part: rows.get(part, 0) for part in by_partition}
 
     def write_table(self, table: str, frame: pl.DataFrame) -> int:
@@ -402,18 +539,17 @@ class Warehouse:
             frame = contracts.validate(frame, layout.schema)
         with self.write_lock():
             self.ensure_schema_file(table, frame)
-            _publish(frame, self.table_dir(table) / "all", "derived")
+            self._publish(frame, table, "all", "derived")
         return frame.height
 
     def append(self, table: str, rows: pl.DataFrame) -> None:
         """Append rows to a small whole-table log (read, extend, replace atomically)."""
-        directory = self.table_dir(table) / "all"
         with self.write_lock():
             self.ensure_schema_file(table, rows)
-            current = latest_version(directory, "derived")
+            current = self._current(table, "all", "derived")
             if current is not None:
                 rows = pl.concat([pl.read_parquet(current), rows], how="vertical_relaxed")
-            _publish(rows, directory, "derived")
+            self._publish(rows, table, "all", "derived")
 
     def write_quarantine(self, source_name: str, frame: pl.DataFrame, dates: Sequence[date]) -> None:
         """Replace the quarantined rows recorded for one source on ``dates``.
@@ -424,29 +560,27 @@ class Warehouse:
         layout = TABLES["quarantine"]
         frame = contracts.validate(frame, layout.schema)  # type: ignore[union-attr]
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in source_name)
-        directory = self.table_dir("quarantine") / f"source={safe}"
+        part = f"source={safe}"
         with self.write_lock():
-            current = latest_version(directory, "derived")
+            current = self._current("quarantine", part, "derived")
             if frame.is_empty() and current is None:
                 return
             self.ensure_schema_file("quarantine")
             if current is not None:
                 old = pl.read_parquet(current).filter(~pl.col("quote_date").is_in(list(dates)))
                 frame = pl.concat([old, frame], how="vertical_relaxed")
-            _publish(frame, directory, "derived")
+            self._publish(frame, "quarantine", part, "derived")
 
     # ------------------------------------------------------------------ reading
-    def files(self, table: str) -> list[Path]:
-        """The newest version of every (partition, kind) file of ``table``."""
+    def partitions(self, table: str) -> dict[str, Path]:
+        """The file everybody reads for each partition of ``table`` (from the manifest)."""
+        entries = self.manifest()["tables"].get(table, {})
         base = self.table_dir(table)
-        if not base.exists():
-            return []
-        newest: dict[tuple[Path, str], Path] = {}
-        for p in base.glob("*/*-*.parquet"):
-            key = (p.parent, p.stem.rsplit("-", 1)[0])
-            if key not in newest or _version(p) > _version(newest[key]):
-                newest[key] = p
-        return sorted(newest.values())
+        return {part: base / part / e["published"] for part, e in sorted(entries.items()) if e.get("published")}
+
+    def files(self, table: str) -> list[Path]:
+        """The published file of every partition of ``table`` (vendor precedence applied)."""
+        return list(self.partitions(table).values())
 
     def read(
         self,
@@ -459,49 +593,36 @@ class Warehouse:
         """Rows of ``table`` dated ``start``..``end`` (inclusive), vendor rows winning.
 
         Only the partitions that can hold those dates are opened; ``columns`` and the
-        ``where`` predicate are pushed down into the Parquet scan.
+        ``where`` predicate are pushed down into the Parquet scan. Precedence was applied
+        when the partitions were written (:func:`resolve_precedence`).
         """
         layout = TABLES[table]
         col = layout.date_column
-        paths = self.files(table)
+        parts = self.partitions(table)
         if layout.grain == "date":
-            paths = [p for p in paths if _in_range(date.fromisoformat(p.parent.name[5:]), start, end)]
+            paths = [p for part, p in parts.items() if _in_range(date.fromisoformat(part[5:]), start, end)]
         elif layout.grain == "year":
             paths = [
                 p
-                for p in paths
-                if (start is None or int(p.parent.name[5:]) >= start.year)
-                and (end is None or int(p.parent.name[5:]) <= end.year)
+                for part, p in parts.items()
+                if (start is None or int(part[5:]) >= start.year) and (end is None or int(part[5:]) <= end.year)
             ]
+        else:
+            paths = list(parts.values())
         if not paths:
             schema_file = self.schema_file(table)
             if schema_file.exists():
-                frame = pl.read_parquet(schema_file)
+                frame = pl.read_parquet(schema_file).clear()  # its columns only, whatever it holds
             elif layout.schema is not None:
                 frame = empty_frame(layout.schema)
             else:  # a derived table nothing has written yet
                 frame = pl.DataFrame(schema={c: pl.Null for c in columns or []})
             return frame.select(columns) if columns else frame
-        frames = [pl.scan_parquet(p).with_columns(pl.lit(p.stem.rsplit("-", 1)[0]).alias("_kind")) for p in paths]
-        lf = pl.concat(frames, how="diagonal_relaxed")
+        lf = pl.concat([pl.scan_parquet(p) for p in paths], how="diagonal_relaxed")
         if start is not None:
             lf = lf.filter(pl.col(col) >= start)
         if end is not None:
             lf = lf.filter(pl.col(col) <= end)
-        if layout.grain != "source" and any(p.stem.startswith("vendor-") for p in paths):
-            group = precedence_group(table)
-            keys = [col] if group is None else [col, "_group"]
-            if group is not None:
-                lf = lf.with_columns(group.alias("_group"))
-            vendor_keys = lf.filter(pl.col("_kind") == "vendor").select(keys).unique()
-            lf = pl.concat(
-                [
-                    lf.filter(pl.col("_kind") != "simulated"),
-                    lf.filter(pl.col("_kind") == "simulated").join(vendor_keys, on=keys, how="anti"),
-                ],
-                how="vertical_relaxed",
-            ).drop(keys[1:])
-        lf = lf.drop("_kind")
         if where is not None:
             lf = lf.filter(where)
         if columns:
@@ -513,85 +634,66 @@ class Warehouse:
         frame = self.read(table, columns=[TABLES[table].date_column])
         return frame.get_column(TABLES[table].date_column).unique().sort().to_list()
 
-    # ------------------------------------------------------------------ DuckDB
+    # ------------------------------------------------------------------ SQL
     @property
     def db_path(self) -> Path:
+        """``volsignals.duckdb``: a link to the newest SQL snapshot (what users open)."""
         return self.root / DB_FILE
 
-    def view_sql(self, table: str) -> str:
-        """``CREATE VIEW`` text for one table: newest file versions only, vendor rows winning.
+    @property
+    def working_db(self) -> Path:
+        """The pipeline's private copy of the SQL tables, brought up to date before each snapshot."""
+        return self.views / "working.duckdb"
 
-        The newest version of each (partition, kind) is chosen from a ``glob()`` listing at
-        query time; files that do not carry a version (the zero-row schema file) are kept.
+    def snapshot_path(self) -> Path | None:
+        """The SQL snapshot ``volsignals.duckdb`` points at (None before the first publish)."""
+        return self.db_path.resolve() if self.db_path.is_symlink() and self.db_path.resolve().exists() else None
+
+    def publish_views(self, wait: bool = True) -> bool:
+        """Publish the manifest's current rows as a new SQL snapshot, if anything changed.
+
+        The SQL face is a DuckDB file of native tables (with the macros of
+        ``warehouse/*.sql``): the working copy is brought up to date partition by
+        partition, copied to ``views/volsignals-<version>.duckdb`` and the link
+        ``volsignals.duckdb`` is moved onto the copy in one rename. A user's session keeps
+        the snapshot it opened (whole partitions, never a mix) and never blocks this; the
+        next session sees the new one. Snapshots nobody holds open go after
+        ``SNAPSHOT_GRACE_SECONDS``. ``wait=False``: give up (False) when a writer holds the lock.
+        Returns True when the snapshot is current.
         """
-        layout = TABLES[table]
-        glob = (self.table_dir(table) / "*" / "*.parquet").as_posix().replace("'", "''")
-        col = layout.date_column
-        # The scan and this listing are two listings of the folder, taken at slightly
-        # different instants; a version younger than VISIBILITY_DELAY_SECONDS may be in one
-        # and not the other, so the newest *settled* version is chosen (both listings hold
-        # it: versions are deleted only long after they are superseded). A brand-new
-        # partition shows up VISIBILITY_DELAY_SECONDS after its first write.
-        settled = f"epoch_ns(get_current_timestamp()) - {int(VISIBILITY_DELAY_SECONDS * 1e9)}"
-        newest = (
-            "SELECT file FROM ("
-            r"SELECT file, regexp_extract(file, '^(.*)-[0-9]+\.parquet$', 1) AS series, "
-            r"TRY_CAST(regexp_extract(file, '-([0-9]+)\.parquet$', 1) AS BIGINT) AS version "
-            f"FROM glob('{glob}')) QUALIFY row_number() OVER (PARTITION BY series "
-            f"ORDER BY (version IS NULL OR version <= {settled}) DESC, version DESC NULLS LAST) = 1"
-        )
-        scan = (
-            f"SELECT * FROM read_parquet('{glob}', union_by_name = true, filename = true) "
-            f"WHERE filename IN (SELECT file FROM newest)"
-        )
-        if layout.grain == "source":
-            body = f"WITH newest AS ({newest}), f AS ({scan}) SELECT * EXCLUDE (filename) FROM f"
-        else:
-            # a session's vendor rows hide its simulated rows of the same precedence group
-            body = (
-                f"WITH newest AS ({newest}), f AS ({scan}), "
-                f"v AS (SELECT DISTINCT r.{col}, {_precedence_group_sql(table, 'r')} AS _group "
-                f"FROM f AS r WHERE r.filename LIKE '%/vendor-%') "
-                f"SELECT * EXCLUDE (filename) FROM f "
-                f"WHERE NOT (filename LIKE '%/simulated-%' AND EXISTS (SELECT 1 FROM v "
-                f"WHERE v.{col} = f.{col} AND v._group = {_precedence_group_sql(table, 'f')}))"
-            )
-        return f"CREATE OR REPLACE VIEW {table} AS {body}"
+        from pipelines import sql_snapshot
 
-    def _define_views(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Create a view for every table that has data or a schema file, and the macros."""
-        for table in TABLES:
-            if self.schema_file(table).exists() or self.files(table):
-                con.execute(self.view_sql(table))
-        for sql_file in sorted(SQL_DIR.glob("*.sql")):
-            con.execute(sql_file.read_text())
-
-    def publish_views(self) -> bool:
-        """(Re)create the DuckDB views and macros; skip quietly if a user holds the file.
-
-        Returns True when the views were written. Views read the Parquet glob at query
-        time, so skipping only delays views for *new tables*, never new rows.
-        """
-        self.root.mkdir(parents=True, exist_ok=True)
-        try:
-            con = duckdb.connect(str(self.db_path))
-        except (duckdb.IOException, duckdb.ConnectionException):
-            return False  # a user holds the file: the existing views stay valid
-        try:
-            self._define_views(con)
-        finally:
-            con.close()
+        with self.write_lock(blocking=wait) as locked:
+            if not locked:
+                return self.snapshot_path() is not None
+            sql_snapshot.publish(self, self.manifest())
         return True
 
-    def connect_readonly(self) -> duckdb.DuckDBPyConnection:
-        """An in-memory DuckDB session with the same views (takes no lock on any file)."""
-        con = duckdb.connect()
-        self._define_views(con)
-        return con
+    def connect_readonly(self, safe: bool = False) -> duckdb.DuckDBPyConnection:
+        """A read-only DuckDB session on the current SQL snapshot (published first if stale).
+
+        ``safe=True``: no file access at all beyond the snapshot (``enable_external_access``
+        off, configuration locked, no extension loading) — for ``volsignals sql``."""
+        self.publish_views(wait=False)
+        path = self.snapshot_path()
+        if path is None:
+            raise FileNotFoundError(f"no SQL snapshot in {self.root}: run `volsignals run` or `volsignals views` first")
+        config = dict(SAFE_SQL_CONFIG) if safe else {}
+        return duckdb.connect(str(path), read_only=True, config=config)
 
     def remove(self) -> None:
         """Delete the whole warehouse folder (used by tests and `volsignals reset`)."""
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+#: DuckDB settings of a `volsignals sql` session: the snapshot file and nothing else.
+SAFE_SQL_CONFIG = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
 
 
 def _in_range(d: date, start: date | None, end: date | None) -> bool:

@@ -90,7 +90,7 @@ def test_ingesting_a_reference_series_does_not_try_to_materialize_it(store, tmp_
 def test_real_path_chain_of_a_session_is_the_same_whatever_is_stored_after_it(store, tmp_path):
     """Truncation invariance: the chain of DAYS[1] built from a store holding the whole week equals
     the one built from a store that ends on DAYS[1]."""
-    from pipelines.assets.market_data import realpath_chain
+    from pipelines.realpath import realpath_chain
 
     _store_real_daily(store)
     full = realpath_chain(store, DAYS[1:2])

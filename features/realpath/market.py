@@ -58,7 +58,7 @@ def cndr_replica(inputs: pl.DataFrame, set_values: pl.DataFrame | None,
     features = cndr_features(inputs, config) if features is None else features
     settle = settlement_prices(inputs.select("date", "open", "close"), set_values)
     sessions = features.select(pl.col("quote_date").unique().alias("date"))
-    daily, trades = cndr_benchmark(features, settle, config, cash_rates(sessions, inputs, config.backtest.cash_rate),
+    daily, trades = cndr_benchmark(features, settle, config, cash_rates=cash_rates(sessions, inputs, config.backtest.cash_rate),
                                    risk_fraction=risk_fraction)
     trades = trades.join(settle.select(pl.col("date").alias("expiration"), "settlement_source"), on="expiration",
                          how="left")

@@ -12,8 +12,7 @@ from datetime import date, timedelta
 import dagster as dg
 import polars as pl
 
-from features.realpath.chain import SOURCE as REALPATH_SOURCE, build_chain
-from features.realpath.inputs import MAX_CARRY_DAYS, SPX_OPTIONS_COLUMNS, daily_inputs
+from features.realpath.chain import SOURCE as REALPATH_SOURCE
 from features.simulate import DailyMarket, simulate_chain, simulate_daily
 from pipelines.calendar import LAST_CALENDAR_DAY, sessions_between
 from pipelines.assets.common import code_version
@@ -22,6 +21,7 @@ from pipelines.events_calendar import events_between
 from pipelines.ingest import store_rows
 from pipelines.metadata import definition_metadata, newest_rows, record_partitions, stored_rows_per_session, table_metadata
 from pipelines.partitions import FIRST_PARTITION, backfill_in_batches, partition_dates, trading_days
+from pipelines.realpath import RealDataMissing, realpath_chain
 from pipelines.resources import MarketSimulatorResource, WarehouseResource
 
 GROUP = "market_data"
@@ -114,20 +114,6 @@ class ChainConfig(dg.Config):
     market: str = "simulated"
 
 
-def realpath_chain(store, batch: list[date]) -> pl.DataFrame:
-    """The real-path chain of ``batch`` from stored rows dated on or before each session."""
-    lookback = batch[0] - timedelta(days=MAX_CARRY_DAYS + 5)  # room to carry SKEW and the rate forward
-    spx = store.read("spx_daily", lookback, batch[-1])
-    vix = store.read("vix_term_structure", lookback, batch[-1])
-    bills = store.read("treasury_bill_rates", lookback, batch[-1]) if store.files("treasury_bill_rates") else None
-    if spx.height == 0 or vix.height == 0:
-        raise dg.Failure(f"no stored S&P 500 / VIX rows for {batch[0]}..{batch[-1]}: ingest the real files first "
-                         "(README, 'The real market, 2005-2025')")
-    inputs = daily_inputs(spx, vix, bills).filter(pl.col("date").is_in(batch))
-    chain = build_chain(inputs)
-    return chain if chain.height else pl.DataFrame(schema=SPX_OPTIONS_COLUMNS)
-
-
 @dg.asset(
     group_name=GROUP,
     owners=OWNERS,
@@ -157,7 +143,10 @@ def spx_options(context: dg.AssetExecutionContext, config: ChainConfig, warehous
     for i in range(0, len(dates), CHAIN_BATCH):
         batch = dates[i : i + CHAIN_BATCH]
         if real:
-            chains = realpath_chain(store, batch)
+            try:
+                chains = realpath_chain(store, batch)
+            except RealDataMissing as err:
+                raise dg.Failure(str(err)) from err
         else:
             chains = pl.concat([simulate_chain(day, market, simulator.config()) for day in batch])
         report = store_rows(store, "spx_options", chains, "simulated", batch, source=source)
