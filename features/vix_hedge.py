@@ -278,7 +278,7 @@ def hedge_layers(
     theta`` (per unit, VIX points, of the position held after the close), ``contracts,
     traded, entry_price, stress_loss, covered_loss`` (dollars the position pays in the
     scenario), ``stale_mark``, and the session's ``pnl, costs, attr_delta, attr_gamma,
-    attr_theta, attr_vega`` in dollars (``pnl = 100 n_{t-1} (P_t(held) - P_{t-1}) - costs``),
+    attr_theta, attr_vega, attr_residual`` in dollars (the residual is ``pnl`` minus the four) (``pnl = 100 n_{t-1} (P_t(held) - P_{t-1}) - costs``),
     and the layer's trigger state after the close (:data:`STATE_COLUMNS`; day numbers since
     1970-01-01, -1 for none).
     """
@@ -513,6 +513,9 @@ def _layer_frame(d, layer, spread, on, stale, event, why, cols, vvix, rate) -> p
         pl.when(same).then(mult * 0.5 * prev("gamma") * d_f ** 2).otherwise(0.0).fill_null(0.0).alias("attr_gamma"),
         pl.when(same).then(mult * prev("theta") * d_days).otherwise(0.0).fill_null(0.0).alias("attr_theta"),
         pl.when(same).then(mult * prev("vega") * d_vol).otherwise(0.0).fill_null(0.0).alias("attr_vega"),
+    ).with_columns(
+        # what the Taylor terms leave: costs, jumps beyond second order, rolls and monetizations
+        (pl.col("pnl") - pl.sum_horizontal(*ATTR)).alias("attr_residual"),
     ).drop("_mf", "_mv")
 
 

@@ -32,7 +32,9 @@ from pipelines.instance import run_monitor_sensor
 ASSET_MODULES = [market_data, option_analytics, market_features, decisions, hedge_frontier, amm_comparison]
 
 # Each asset links to the file and line that defines it ("source code" in the UI).
-all_assets = dg.with_source_code_references(dg.load_assets_from_modules(ASSET_MODULES))
+all_assets = dg.with_source_code_references(
+    [*dg.load_assets_from_modules(ASSET_MODULES), *market_data.REFERENCE_TABLES]
+)
 
 #: Whole-history assets: the event calendar upstream; registry, decisions and backtest
 #: downstream (the after_us_close_decisions schedule and `volsignals run` refresh them;

@@ -32,6 +32,7 @@ PREVIEW_ROWS = 8
 _TYPE_BY_UNIT = {
     "date": "date",
     "label": "varchar",
+    "YYYY-MM": "varchar",
     "text": "varchar",
     "JSON": "varchar",
     "path": "varchar",

@@ -26,6 +26,7 @@ from pipelines.metadata import definition_metadata, png_markdown, table_metadata
 from pipelines.resources import StrategyResource, WarehouseResource  # noqa: E402
 from pipelines.warehouse import TABLES, register_table  # noqa: E402
 
+GROUP = "decisions"
 TABLE = "hedge_frontier"
 if TABLE not in TABLES:
     register_table(TABLE, "config_id", "all")
@@ -69,7 +70,7 @@ def frontier_chart(results: pl.DataFrame, chosen_id: int):
 
 @dg.asset(
     name=TABLE,
-    group_name="decisions",
+    group_name=GROUP,
     owners=["team:trading"],
     kinds=KINDS,
     deps=["condor_positions", "condor_trades", "backtest_daily", "market_features", "regimes", "vx_futures"],

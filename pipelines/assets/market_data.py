@@ -8,6 +8,7 @@ over simulated rows for the sessions they cover.
 
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -61,6 +62,31 @@ def events(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     yield dg.MaterializeResult(metadata=table_metadata(frame, "date", rows_quarantined=report.rows_quarantined))
     yield contract_check_result(store, "events")
 
+
+READERS = Path(__file__).resolve().parents[1] / "readers"
+
+#: Reference tables that only ``volsignals ingest`` writes (no asset computes them). Declared
+#: so that the asset graph shows which assets read them; not materializable from the UI.
+REFERENCE_TABLES = [
+    dg.AssetSpec(
+        name,
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds={"parquet", "duckdb"},
+        metadata=definition_metadata(name, date_column)
+        | {"dagster/code_references": dg.CodeReferencesMetadataValue(
+            code_references=[dg.LocalFileCodeReference(file_path=str(reader), label="reader")])},
+        description=desc,
+    )
+    for name, date_column, reader, desc in [
+        ("treasury_bill_rates", "date", READERS / "fred_dtb3.py",
+         "3-month Treasury bill rates (FRED DTB3), ingested with `volsignals ingest`: the real-path "
+         "chain's discount rate and the backtest's cash rate. One row per observation date."),
+        ("spx_settlement_values", "soq_date", READERS / "cboe_settlement_values.py",
+         "Cboe's SPX AM settlement values (SET), ingested with `volsignals ingest`: what AM-settled "
+         "condors settle on (else the session's open, flagged as an estimate). One row per monthly expiration."),
+    ]
+]
 
 @dg.multi_asset(
     specs=[
@@ -120,7 +146,7 @@ class ChainConfig(dg.Config):
     kinds={"parquet", "duckdb"},
     partitions_def=trading_days,
     backfill_policy=backfill_in_batches,
-    deps=["spx_daily"],
+    deps=["spx_daily", "vix_term_structure", "treasury_bill_rates"],  # the real-path chain's inputs
     code_version=CODE_VERSION,
     metadata=definition_metadata("spx_options", "quote_date"),
     check_specs=[contract_check("spx_options", partitioned=True)],
