@@ -32,9 +32,7 @@ from pipelines.instance import run_monitor_sensor
 ASSET_MODULES = [market_data, option_analytics, market_features, decisions, hedge_frontier, amm_comparison]
 
 # Each asset links to the file and line that defines it ("source code" in the UI).
-all_assets = dg.with_source_code_references(
-    [*dg.load_assets_from_modules(ASSET_MODULES), *market_data.REFERENCE_TABLES]
-)
+all_assets = dg.with_source_code_references(dg.load_assets_from_modules(ASSET_MODULES))
 
 #: Whole-history assets: the event calendar upstream; registry, decisions and backtest
 #: downstream (the after_us_close_decisions schedule and `volsignals run` refresh them;
@@ -74,7 +72,7 @@ event_calendar = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=all_assets,
+    assets=[*all_assets, *market_data.REFERENCE_TABLES],  # reference tables: written by ingest only
     jobs=[daily_pipeline, whole_history, after_landing, ingest_landing_job, event_calendar],
     schedules=[after_close_schedule(daily_pipeline), decisions_schedule(whole_history)],
     sensors=[landing_sensor(after_landing, whole_history), run_monitor_sensor()],
