@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -203,10 +204,17 @@ def sweep_grid(
     return grid
 
 
-def run_sweep(configs: list[dict[str, Any]], inputs: SweepInputs) -> pl.DataFrame:
-    """:func:`evaluate_config` over ``configs`` (serially), one row per configuration with a
-    ``config_id`` (position in ``configs``)."""
-    rows = [{"config_id": i, **evaluate_config(c, inputs)} for i, c in enumerate(configs)]
+#: ``map_configs(fn, configs, inputs) -> [fn(c, inputs) for c in configs]``, evaluated wherever
+#: the mapper runs them (e.g. ``pipelines.distributed.map_on_dask``), results in order.
+ConfigMapper = Callable[[Callable[[Any, SweepInputs], dict[str, Any]], Sequence[Any], SweepInputs], list[dict[str, Any]]]
+
+
+def run_sweep(configs: list[dict[str, Any]], inputs: SweepInputs, map_configs: ConfigMapper | None = None) -> pl.DataFrame:
+    """:func:`evaluate_config` over ``configs``, one row per configuration with a ``config_id``
+    (position in ``configs``): serially here, or by ``map_configs`` (a cluster's mapper)."""
+    results = (map_configs(evaluate_config, configs, inputs) if map_configs is not None
+               else [evaluate_config(c, inputs) for c in configs])
+    rows = [{"config_id": i, **r} for i, r in enumerate(results)]
     return pl.DataFrame(rows, infer_schema_length=None)
 
 

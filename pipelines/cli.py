@@ -209,7 +209,8 @@ def summary() -> str:
             n, first, last = con.sql(
                 f"SELECT count(*), min({layout.date_column}), max({layout.date_column}) FROM {table}"
             ).fetchone()
-            span = f"{first} .. {last}" if first else "empty"
+            # a table keyed by something other than a date (the frontier's config_id) shows no span
+            span = "empty" if not n else f"{first} .. {last}" if isinstance(first, date) else ""
             lines.append(f"  {table:<22} {n:>12,} rows  {span}")
     finally:
         con.close()

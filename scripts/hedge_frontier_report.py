@@ -130,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--start", type=date.fromisoformat, default=date(2005, 1, 3))
     ap.add_argument("--end", type=date.fromisoformat, default=date(2025, 12, 31))
     ap.add_argument("--grid", choices=["full", "small"], default="full", help="small: 8 configurations (smoke runs)")
+    ap.add_argument("--dask", nargs="?", const="local", default=None, metavar="ADDRESS",
+                    help="evaluate the configurations on Dask: a scheduler address, or none for a local cluster of --workers")
+    ap.add_argument("--workers", type=int, default=2, help="processes of the local Dask cluster (with --dask)")
     args = ap.parse_args(argv)
     config = StrategyConfig()
     t0 = time.perf_counter()
@@ -139,12 +142,19 @@ def main(argv: list[str] | None = None) -> int:
         inputs = simulated_inputs(args.seed, args.start, args.end, config)
     t1 = time.perf_counter()
     configs = sweep_grid() if args.grid == "full" else sweep_grid((0.0, 0.5), (0.0, 1.0), (0.0, 0.5), (3.0,), (0.5,))
-    res = run_sweep(configs, inputs)
+    mapper = None
+    if args.dask:
+        from pipelines.distributed import map_on_dask
+
+        address = None if args.dask == "local" else args.dask
+        mapper = lambda fn, cs, shared: map_on_dask(fn, cs, shared, address=address, workers=args.workers)  # noqa: E731
+    res = run_sweep(configs, inputs, mapper)
     t2 = time.perf_counter()
+    where = f"on Dask ({args.dask if args.dask != 'local' else f'{args.workers} local workers'})" if args.dask else "one process"
     label = "REAL-PATH market (real daily data, model SPX chain)" if args.market == "real" else f"SIMULATED market (seed {args.seed})"
     print(f"{label}, sessions {inputs.book['date'].min()}..{inputs.book['date'].max()}; "
           f"condor book built in {t1 - t0:.0f} s, {len(configs)} configurations in {t2 - t1:.0f} s "
-          f"({len(configs) / (t2 - t1) * 60:.0f} per minute, one process, machine shared with other jobs)\n")
+          f"({len(configs) / (t2 - t1) * 60:.0f} per minute, {where})\n")
     if args.csv:
         res.write_csv(args.csv)
     chosen = choose_default(res)

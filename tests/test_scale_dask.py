@@ -79,6 +79,22 @@ def test_a_sweep_on_dask_equals_the_in_process_sweep(scheduler):
     assert local.filter(pl.col("strategy") == "unhedged").select(pl.exclude("config")).n_unique() > 1
 
 
+def test_the_hedge_frontier_sweep_on_dask_equals_the_in_process_sweep(scheduler):
+    from datetime import date
+
+    from features.hedge_sweep import build_sweep_inputs, run_sweep, sweep_grid
+
+    mk = _small_market()
+    periods = {"is": (date(2024, 1, 1), date(2024, 2, 20)), "oos": (date(2024, 2, 21), date(2024, 12, 31))}
+    inputs = build_sweep_inputs(mk.option_features, mk.features_asof, mk.spx_daily, mk.vx_futures, StrategyConfig(),
+                                periods=periods, crises={})
+    configs = sweep_grid()[::20]
+    local = run_sweep(configs, inputs)
+    distributed = run_sweep(configs, inputs, lambda fn, cs, shared: map_on_dask(fn, cs, shared, address=scheduler))
+    assert_frame_equal(distributed, local, check_exact=True)
+    assert local.select(pl.exclude("config_id", "config")).n_unique() > 1  # the configurations differ
+
+
 def test_sweep_tasks_read_the_shared_feature_store(dask_backfill, scheduler):
     _, _, _, serial = dask_backfill
     configs = _configs()[:2]

@@ -9,6 +9,7 @@ sample, and draws the frontier (net hedge cost per year against drawdown reducti
 
 
 import json
+import os
 
 import dagster as dg
 import matplotlib
@@ -21,6 +22,7 @@ from features.hedge_sweep import (  # noqa: E402
     CRISES, GOAL_COST, GOAL_DD_RATIO, PERIOD_METRICS, PERIODS, choose_default, meets_goal, run_sweep, sweep_grid, sweep_inputs_from_book,
 )
 from pipelines.assets.common import KINDS  # noqa: E402
+from pipelines.distributed import SCHEDULER_ENV, map_on_dask  # noqa: E402
 from pipelines.assets.decisions import point_in_time_features, stored_cash_rates, vx_futures_with_model  # noqa: E402
 from pipelines.metadata import definition_metadata, png_markdown, table_metadata  # noqa: E402
 from pipelines.resources import StrategyResource, WarehouseResource  # noqa: E402
@@ -73,7 +75,8 @@ def frontier_chart(results: pl.DataFrame, chosen_id: int):
     group_name=GROUP,
     owners=["team:trading"],
     kinds=KINDS,
-    deps=["condor_positions", "condor_trades", "backtest_daily", "market_features", "regimes", "vx_futures"],
+    deps=["condor_positions", "condor_trades", "backtest_daily", "market_features", "regimes", "vx_futures",
+          "vix_term_structure", "treasury_bill_rates"],
     metadata=definition_metadata(TABLE),
     description="ALVH sweep: per hedge configuration, in- and out-of-sample cost, drawdown, CVaR and crisis P&L; the in-sample choice. One row per configuration.",
 )
@@ -89,7 +92,9 @@ def hedge_frontier(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         vx_futures_with_model(store, days["date"]), config, cash_rates=stored_cash_rates(store),
     )
     configs = sweep_grid()
-    results = run_sweep(configs, inputs)
+    # on the Dask cluster at $VOLSIGNALS_DASK_SCHEDULER when one is configured, else in this step
+    on_dask = bool(os.environ.get(SCHEDULER_ENV))
+    results = run_sweep(configs, inputs, map_on_dask if on_dask else None)
     have_is = "is_dd_ratio" in results.columns
     chosen = choose_default(results) if have_is else None
     chosen_id = chosen["config_id"] if chosen else -1
@@ -111,5 +116,6 @@ def hedge_frontier(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     plt.close("all")
     return dg.MaterializeResult(
         metadata=table_metadata(results, TABLE)
-        | {"frontier": chart, "configurations": len(configs), "chosen": dg.MetadataValue.json(summary or {"chosen": None})}
+        | {"frontier": chart, "configurations": len(configs), "evaluated_on": "dask" if on_dask else "in process",
+           "chosen": dg.MetadataValue.json(summary or {"chosen": None})}
     )
