@@ -139,7 +139,7 @@ def read(src: Source, *, allowed_roots: frozenset[str] | None = None) -> ReadRes
         def chunks():
             return contracts(split_chunks(src, hdr_idx + 1, names, numeric, body_check, chunk_lines=SLICE_LINES))
 
-        return finish(chunks(), raw_rows=chunks)
+        return finish(chunks(), raw_rows=chunks, release_source=True)
     except NotChunkable:  # the careful path finds and reports the exact problem of the body
         rows = split_rows(src, hdr_idx + 1, names, numeric, body_check=body_check)
         return finish(list(contracts([rows])))

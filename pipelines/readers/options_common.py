@@ -79,7 +79,8 @@ def settlement_expr() -> pl.Expr:
 def finish_options(src: Source, fmt: str, frame: pl.DataFrame | pl.LazyFrame | Iterable[pl.LazyFrame], *,
                    rows_read: int | None = None, has_inconsistent: bool = False, raw: pl.Expr | None = None,
                    snapshot_kind: str | None = None,
-                   raw_rows: Callable[[], Iterable[pl.LazyFrame]] | None = None) -> ReadResult:
+                   raw_rows: Callable[[], Iterable[pl.LazyFrame]] | None = None,
+                   release_source: bool = False) -> ReadResult:
     """Apply the option row rules, resolve duplicates, conform and score.
 
     ``frame`` (or each of a list or an iterator of slices of one file) holds the canonical
@@ -93,32 +94,36 @@ def finish_options(src: Source, fmt: str, frame: pl.DataFrame | pl.LazyFrame | I
     ``raw_rows``: the slices again, for the original fields of the rows a duplicate
     displaces; needed when ``frame`` is an iterator, which is consumed slice by slice so
     that only one slice's rows are in memory at a time.
+    ``release_source``: drop the file's bytes (:meth:`Source.release`) as soon as no
+    duplicate's original fields can be needed (the slices are read).
     """
     raw = pl.col("_raw") if raw is None else raw
     rules = q.option_rules(has_inconsistent)
     parts = [frame] if isinstance(frame, (pl.DataFrame, pl.LazyFrame)) else frame
-    goods, bads, kind_sets, n_parts = [], [], [], 0
+    goods, lines, bads, kind_sets, hashes = [], [], [], [], []
     for part in parts:  # a large file in slices: only one slice's long rows are in memory at a time
         judged = part.lazy().with_columns(q.rejected(rules).alias("_rejected"))
         rejected = pl.col("_rejected")
-        queries = [
-            judged.filter(~rejected).select(LINE, *conform_exprs(TABLE, judged.collect_schema().names(), source=src.tag)),
+        kept = judged.filter(~rejected)
+        queries = [  # the kept rows' lines apart: dropping a column later would copy the frame
+            kept.select(conform_exprs(TABLE, judged.collect_schema().names(), source=src.tag)),
+            kept.select(LINE),
             q.quarantine_rows(judged.filter(rejected).with_columns(q.option_reason(has_inconsistent).alias("_reason")),
                               reason_col="_reason", table=TABLE, source=src.tag, date_col="quote_date", raw_col=raw),
         ]
         if snapshot_kind is None:
             queries.append(judged.select(pl.col("snapshot_kind").drop_nulls().unique().sort()))
-        good, bad, *kinds = pl.collect_all(queries)
+        good, line, bad, *kinds = pl.collect_all(queries)
         goods.append(good)
+        lines.append(line)
         bads.append(bad)
         kind_sets += kinds
-        n_parts += 1
-    if n_parts:
-        del part, judged, good, bad, kinds  # the last slice's rows: not needed past here
-    good, bad = pl.concat(goods, rechunk=False), pl.concat(bads)
-    del goods, bads
+        hashes.append(good.select(q.OPTION_KEY).hash_rows())  # the key's hash, a slice at a time
+    if goods:
+        del part, judged, kept, good, line, bad, kinds  # the last slice's rows: not needed past here
+    bad = pl.concat(bads)
     if rows_read is None:  # every row read is stored or quarantined here
-        rows_read = good.height + bad.height
+        rows_read = sum(g.height for g in goods) + bad.height
     if snapshot_kind is None:
         kinds = [pl.concat(kind_sets).unique().sort("snapshot_kind")]
     if raw_rows is None:
@@ -130,10 +135,24 @@ def finish_options(src: Source, fmt: str, frame: pl.DataFrame | pl.LazyFrame | I
         return pl.concat([p.lazy().filter(wanted).select(LINE, "option_type", raw.alias("_raw")).collect()
                           for p in raw_rows()])
 
-    good, dup = q.resolve_duplicates(good, q.OPTION_KEY, q.option_preference(), table=TABLE, source=src.tag,
-                                     date_col="quote_date", raw=raw_of if raw_rows is not None else None)
-    table = good.drop(LINE)
-    del good
+    hashes = pl.concat(hashes)
+    if hashes.n_unique() == hashes.len():  # no key repeats (a collision only costs the search below)
+        if release_source:
+            src.release()
+        dup = q.empty_quarantine()
+        # the slices stay separate pieces of one frame: an eager operation on a frame of many
+        # chunks (a drop, a row hash) copies it whole, ~0.5 GB more for a 200 MB chain
+        table = pl.concat(goods, rechunk=False)
+    else:
+        good = pl.concat(goods).with_columns(pl.concat(lines).to_series())
+        good, dup = q.resolve_duplicates(good, q.OPTION_KEY, q.option_preference(), table=TABLE,
+                                         source=src.tag, date_col="quote_date",
+                                         raw=raw_of if raw_rows is not None else None)
+        table = good.drop(LINE)
+        del good
+        if release_source:
+            src.release()
+    del goods, lines, hashes
     quarantine = conform_quarantine([bad, dup])
     kinds = [snapshot_kind] if snapshot_kind is not None else kinds[0]["snapshot_kind"].to_list()
     # lazy: the eager group-by with filtered aggregations took ~2.5x the frame in temporaries

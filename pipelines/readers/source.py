@@ -142,6 +142,14 @@ class Source:
         """Offset in :attr:`csv_bytes` where line ``idx + 1`` starts (None past the end)."""
         return _line_start(self.csv_bytes, b"\n", idx)
 
+    def release(self) -> None:
+        """Drop the decompressed content (and what was decoded from it) once every row is
+        read: a 200 MB chain's bytes are not held while its rows are finished and stored.
+        Only the name, tag and head stay usable."""
+        object.__setattr__(self, "data", None)  # frozen for callers; the reader owns the read
+        for cached in ("text", "lines", "csv_bytes"):
+            self.__dict__.pop(cached, None)
+
     @property
     def tag(self) -> str:
         """The ``source`` value stored on every row read from this file."""
