@@ -81,7 +81,7 @@ def read_file(path: str | Path, limits: Limits = DEFAULT_LIMITS, *, probe: bool 
     fmt = detect_format(src)
     module = _READERS[fmt][1]
     kwargs = _accepted(module.read, options)
-    if probe and src.data.count(b"\n") > PROBE_MIN_LINES:
+    if probe and src.newlines > PROBE_MIN_LINES:
         first = _probe(src, module, kwargs)
         if first is not None:
             return first
@@ -103,7 +103,7 @@ def _probe(src, module, kwargs: dict[str, Any]) -> ReadResult | None:
         return None
     if any(frame.height for frame in first.tables.values()):
         return None
-    unread = src.data.count(b"\n", end) + (0 if src.data.endswith(b"\n") else 1)
+    unread = src.newlines - PROBE_LINES + (0 if src.data.endswith(b"\n") else 1)
     return dataclasses.replace(first, lines_unread=unread)
 
 

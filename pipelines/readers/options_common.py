@@ -104,23 +104,23 @@ def finish_options(src: Source, fmt: str, frame: pl.DataFrame | pl.LazyFrame | I
     for part in parts:  # a large file in slices: only one slice's long rows are in memory at a time
         judged = part.lazy().with_columns(q.rejected(rules).alias("_rejected"))
         rejected = pl.col("_rejected")
-        kept = judged.filter(~rejected)
-        queries = [  # the kept rows' lines apart: dropping a column later would copy the frame
-            kept.select(conform_exprs(TABLE, judged.collect_schema().names(), source=src.tag)),
-            kept.select(LINE),
+        queries = [
+            judged.filter(~rejected).select(LINE, *conform_exprs(TABLE, judged.collect_schema().names(), source=src.tag)),
             q.quarantine_rows(judged.filter(rejected).with_columns(q.option_reason(has_inconsistent).alias("_reason")),
                               reason_col="_reason", table=TABLE, source=src.tag, date_col="quote_date", raw_col=raw),
         ]
         if snapshot_kind is None:
             queries.append(judged.select(pl.col("snapshot_kind").drop_nulls().unique().sort()))
-        good, line, bad, *kinds = pl.collect_all(queries)
-        goods.append(good)
-        lines.append(line)
+        good, bad, *kinds = pl.collect_all(queries)
+        # the lines kept apart; the frame rebuilt from its other columns as they are (a drop
+        # would copy every column of a frame of many chunks)
+        lines.append(good.get_column(LINE))
+        goods.append(pl.DataFrame([s for s in good.get_columns() if s.name != LINE]))
         bads.append(bad)
         kind_sets += kinds
         hashes.append(good.select(q.OPTION_KEY).hash_rows())  # the key's hash, a slice at a time
     if goods:
-        del part, judged, kept, good, line, bad, kinds  # the last slice's rows: not needed past here
+        del part, judged, good, bad, kinds  # the last slice's rows: not needed past here
     bad = pl.concat(bads)
     if rows_read is None:  # every row read is stored or quarantined here
         rows_read = sum(g.height for g in goods) + bad.height
@@ -144,7 +144,7 @@ def finish_options(src: Source, fmt: str, frame: pl.DataFrame | pl.LazyFrame | I
         # chunks (a drop, a row hash) copies it whole, ~0.5 GB more for a 200 MB chain
         table = pl.concat(goods, rechunk=False)
     else:
-        good = pl.concat(goods).with_columns(pl.concat(lines).to_series())
+        good = pl.concat(goods).with_columns(pl.concat(lines))
         good, dup = q.resolve_duplicates(good, q.OPTION_KEY, q.option_preference(), table=TABLE,
                                          source=src.tag, date_col="quote_date",
                                          raw=raw_of if raw_rows is not None else None)

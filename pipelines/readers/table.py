@@ -138,8 +138,9 @@ def split_chunks(src: Source, first_idx: int, names: list[str],
         raise NotChunkable
     line, typed = first_idx + 1, bool(dtypes)
     chunk_lines = chunk_lines or CHUNK_LINES
+    whole = data is src.data and src.newlines - first_idx < chunk_lines  # usually: the body is one chunk
     while start < len(data):
-        end = after_lines(data, start, chunk_lines)
+        end = len(data) if whole else after_lines(data, start, chunk_lines)
         piece = data[start:end]
         out = _parse_clean(piece, names, dtypes) if typed else None
         if out is None:
