@@ -110,7 +110,7 @@ def split_rows(src: Source, first_idx: int, names: list[str],
 #: Lines of a clean body parsed at a time by :func:`split_chunks` (~40 MB of a delayed-quotes
 #: chain, ~20 full SPX chains): a large file's wide rows are never all in memory at once,
 #: while any real day's file is one chunk.
-CHUNK_LINES = 50_000
+CHUNK_LINES = 50000
 
 
 class NotChunkable(Exception):
@@ -139,8 +139,9 @@ def split_chunks(src: Source, first_idx: int, names: list[str],
     line, typed = first_idx + 1, bool(dtypes)
     chunk_lines = chunk_lines or CHUNK_LINES
     whole = data is src.data and src.newlines - first_idx < chunk_lines  # usually: the body is one chunk
+    width = max(1, (len(data) - start) // max(1, src.newlines - first_idx))  # bytes per line, on average
     while start < len(data):
-        end = len(data) if whole else after_lines(data, start, chunk_lines)
+        end = len(data) if whole else after_lines(data, start, chunk_lines, width)
         piece = data[start:end]
         out = _parse_clean(piece, names, dtypes) if typed else None
         if out is None:
@@ -159,12 +160,13 @@ def split_chunks(src: Source, first_idx: int, names: list[str],
         start = end
 
 
-def after_lines(data: bytes, start: int, n: int) -> int:
+def after_lines(data: bytes, start: int, n: int, width: int = 256) -> int:
     """Offset just past the ``n``-th newline at or after ``start`` (``len(data)`` if fewer).
 
-    Newlines are counted with ``bytes.count`` (memchr) over byte ranges sized from the
-    lines seen so far, halved on overshoot, so a chunk costs a few scans, not ``n`` calls."""
-    pos, left, width = start, n, 256  # width: bytes per line, estimated
+    Newlines are counted with ``bytes.count`` (memchr) over byte ranges sized from
+    ``width`` (bytes per line, estimated; refined from the lines seen), halved on
+    overshoot, so a chunk costs a few scans, not ``n`` calls."""
+    pos, left = start, n
     while left > 0 and pos < len(data):
         if left <= 64:
             nxt = data.find(b"\n", pos)
