@@ -110,7 +110,7 @@ def split_rows(src: Source, first_idx: int, names: list[str],
 #: Lines of a clean body parsed at a time by :func:`split_chunks` (~40 MB of a delayed-quotes
 #: chain, ~20 full SPX chains): a large file's wide rows are never all in memory at once,
 #: while any real day's file is one chunk.
-CHUNK_LINES = 50000
+CHUNK_LINES = 50_000
 
 
 class NotChunkable(Exception):
