@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import inspect
 import os
 import resource
 import shutil
@@ -31,7 +32,20 @@ COMPUTE_SECONDS = 0.0
 
 
 def _timed(fn):
-    """``fn`` (an asset body, a generator function) with the time between its yields summed."""
+    """``fn`` (an asset body) with its own time summed: between its yields for a generator
+    function, the whole call for a function that returns its result."""
+    if not inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            global COMPUTE_SECONDS
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                COMPUTE_SECONDS += time.perf_counter() - start
+
+        return call
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

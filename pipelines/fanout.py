@@ -251,11 +251,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--dask-address", default=os.environ.get(SCHEDULER_ENV),
                         help=f"a running Dask scheduler, e.g. tcp://host:8786 (default ${SCHEDULER_ENV})")
     args = parser.parse_args(argv)
-    os.environ.setdefault("DAGSTER_HOME", str(Path.cwd() / ".dagster_home"))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
-    config = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+    from pipelines.instance import ensure_home
+
+    # the same instance configuration as every volsignals command (PostgreSQL when
+    # VOLSIGNALS_DAGSTER_PG_URL is set, the warehouse_views pool, fast SQLite events otherwise)
+    os.environ["DAGSTER_HOME"] = str(ensure_home(Path(os.environ.get("DAGSTER_HOME", Path.cwd() / ".dagster_home"))))
     with dg.DagsterInstance.get() as instance:
         result = run_fanout(
             args.start, args.end, instance=instance, warehouse_root=str(warehouse_root()),

@@ -21,7 +21,7 @@ import polars as pl  # noqa: E402
 from features.hedge_sweep import (  # noqa: E402
     CRISES, GOAL_COST, GOAL_DD_RATIO, PERIOD_METRICS, PERIODS, choose_default, meets_goal, run_sweep, sweep_grid, sweep_inputs_from_book,
 )
-from pipelines.assets.common import KINDS  # noqa: E402
+from pipelines.assets.common import KINDS, code_version  # noqa: E402
 from pipelines.distributed import SCHEDULER_ENV, map_on_dask  # noqa: E402
 from pipelines.assets.decisions import point_in_time_features, stored_cash_rates, vx_futures_with_model  # noqa: E402
 from pipelines.metadata import definition_metadata, png_markdown, table_metadata  # noqa: E402
@@ -77,6 +77,7 @@ def frontier_chart(results: pl.DataFrame, chosen_id: int):
     kinds=KINDS,
     deps=["condor_positions", "condor_trades", "backtest_daily", "market_features", "regimes", "vx_futures",
           "vix_term_structure", "treasury_bill_rates"],
+    code_version=code_version(__name__),
     metadata=definition_metadata(TABLE),
     description="ALVH sweep: per hedge configuration, in- and out-of-sample cost, drawdown, CVaR and crisis P&L; the in-sample choice. One row per configuration.",
 )
