@@ -367,7 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--accept-flagged", action="store_true", help="store files flagged as stale snapshots")
     ingest.add_argument("--force", action="store_true",
                         help="store a file even when it would replace a more complete or more trustworthy stored "
-                             "chain or values, or most of its rows were quarantined")
+                             "chain or values, or most of its rows were quarantined; read a long file whole even when "
+                             "none of its first 100,000 lines passes")
     from pipelines.readers import Limits
 
     ingest.add_argument("--max-bytes", type=int, default=Limits.max_bytes,

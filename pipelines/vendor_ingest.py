@@ -297,7 +297,9 @@ def ingest_file(store: Warehouse, path: str | Path, accept_flagged: bool = False
     Outcomes (:attr:`FileReport.outcome`): a file that cannot be read is ``rejected`` and
     changes nothing; one that reads but breaks a replacement rule
     (:func:`replacement_problems`) or has more than :data:`MAX_QUARANTINE_SHARE` of its
-    rows quarantined is ``refused`` (its quarantined rows are recorded, nothing else);
+    rows quarantined, or a long file none of whose first rows passes (read no further:
+    :data:`pipelines.readers.PROBE_LINES`), is ``refused`` (its quarantined rows are
+    recorded, nothing else);
     a stale snapshot is ``not stored (flagged)``; otherwise its rows are stored.
     """
     options = options or IngestOptions(accept_flagged=accept_flagged)
@@ -314,7 +316,7 @@ def ingest_file(store: Warehouse, path: str | Path, accept_flagged: bool = False
 
 def _ingest(store: Warehouse, path: str | Path, options: IngestOptions, report: FileReport) -> None:
     try:
-        result = read_file(path, options.limits, **options.reader)
+        result = read_file(path, options.limits, probe=not options.force, **options.reader)
     except VendorFileError as err:
         report.error, report.error_reason = _with_advice(str(err), err.reason), err.reason
         log_ingest(store, report)
@@ -333,7 +335,13 @@ def _ingest(store: Warehouse, path: str | Path, options: IngestOptions, report: 
         result = replace(result, quarantine=result.quarantine.sort("line", nulls_last=True).head(QUARANTINE_RECORD_MAX))
     q_share = report.quarantine_total / result.rows_read if result.rows_read else 1.0
     good_rows = sum(f.height for f in result.tables.values())
-    if any(f.startswith("stale_snapshot") for f in result.flags) and not options.accept_flagged:
+    if result.lines_unread:
+        why = ", ".join(f"{k}: {v:,}" for k, v in sorted(report.quarantined_by_reader.items()))
+        report.refused = (f"none of the first {result.rows_read:,} rows passed the row rules ({why}); the file's "
+                          f"other {result.lines_unread:,} lines were not read. Fix the file, or pass {FORCE_FLAG} "
+                          f"to read it whole")
+        report.quarantine_recorded = record_quarantine(store, result)
+    elif any(f.startswith("stale_snapshot") for f in result.flags) and not options.accept_flagged:
         report.skipped = True
         report.quarantine_recorded = record_quarantine(store, result)
     elif good_rows == 0:

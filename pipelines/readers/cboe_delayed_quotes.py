@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
 
 import polars as pl
 
@@ -40,7 +41,19 @@ from pipelines.readers.options_common import (
 from pipelines.readers.result import ReadResult
 from pipelines.readers.snapshot_time import classify_snapshot, parse_snapshot_time
 from pipelines.readers.source import Source
-from pipelines.readers.table import LINE, check_header, first_failed, header_fields, integer, num, parse_failed, split_rows
+from pipelines.readers.table import (
+    CHUNK_LINES,
+    LINE,
+    NotChunkable,
+    check_header,
+    first_failed,
+    header_fields,
+    integer,
+    num,
+    parse_failed,
+    split_chunks,
+    split_rows,
+)
 
 FORMAT = "cboe_delayed_quotes"
 _SIDE = ["Last Sale", "Net", "Bid", "Ask", "Volume", "IV", "Delta", "Gamma", "Open Interest"]
@@ -53,8 +66,9 @@ _DATE_LINE = re.compile(r'^\s*"?\s*Date\s*:', re.IGNORECASE)
 _LAST = re.compile(r"Last:\s*([-+0-9.,]+)")
 _PREAMBLE_MAX = 10
 #: Lines judged at a time: a day's full SPX chain is ~10 k lines (one slice); a file of many
-#: chains is judged slice by slice, so its long rows are not all in memory at once.
-SLICE_LINES = 200_000
+#: chains is split a chunk at a time (:func:`~pipelines.readers.table.split_chunks`) and
+#: judged slice by slice, so neither its wide nor its long rows are all in memory at once.
+SLICE_LINES = CHUNK_LINES
 
 
 def sniff(lines: list[str]) -> bool:
@@ -93,25 +107,42 @@ def read(src: Source, *, allowed_roots: frozenset[str] | None = None) -> ReadRes
     side_cols = tuple(_KEYS[c] for c in expected[2:expected.index("Strike")])
     names = ["exp", "c_sym", *[f"c_{k}" for k in side_cols], "strike_s", "p_sym", *[f"p_{k}" for k in side_cols]]
     numeric = {c: pl.Float64 for c in names if c not in ("exp", "c_sym", "p_sym")}
-    rows = split_rows(src, hdr_idx + 1, names, numeric,
-                      body_check=lambda: _check_body_preambles(src, hdr_idx, quote_date))
-    call_roots, put_roots = rows.select(
-        _root_of("c_sym").drop_nulls().unique().implode(), _root_of("p_sym").drop_nulls().unique().implode().alias("p")
-    ).row(0)
-    if not set(call_roots) | set(put_roots) <= (allowed_roots or frozenset(schemas.ROOTS)):  # rare: find the line
-        check_roots(src, _roots(rows), allowed_roots, column={"C": "Calls", "P": "Puts"})
-    frames = [
-        _contracts(rows.slice(start, SLICE_LINES).lazy(), side_cols).with_columns(
-            pl.lit(quote_date, pl.Date).alias("quote_date"),
-            pl.lit(ts, pl.Datetime("us", "America/New_York")).alias("snapshot_time"),
-            pl.lit(kind).alias("snapshot_kind"),
-            pl.lit(spot, pl.Float64).alias("underlying_price"),
-            settlement_expr().alias("settlement"),
-        )
-        for start in range(0, rows.height, SLICE_LINES)  # one slice for any real day's chain
+    body_check = functools.partial(_check_body_preambles, src, hdr_idx, quote_date)
+    stamp = [
+        pl.lit(quote_date, pl.Date).alias("quote_date"),
+        pl.lit(ts, pl.Datetime("us", "America/New_York")).alias("snapshot_time"),
+        pl.lit(kind).alias("snapshot_kind"),
+        pl.lit(spot, pl.Float64).alias("underlying_price"),
     ]
-    return finish_options(src, FORMAT, frames, rows_read=2 * rows.height, has_inconsistent=True,
-                          raw=_raw_fields(side_cols), snapshot_kind=kind)
+
+    def contracts(chunks) -> Iterator[pl.LazyFrame]:
+        """Each chunk of wide rows as contract rows, its roots checked (the first line
+        with a root outside ``allowed_roots`` is reported once every line has been split,
+        so a file with several problems is reported as the whole-file read reports it)."""
+        foreign = None
+        for rows in chunks:
+            call_roots, put_roots = rows.select(
+                _root_of("c_sym").drop_nulls().unique().implode(),
+                _root_of("p_sym").drop_nulls().unique().implode().alias("p"),
+            ).row(0)
+            if foreign is None and not set(call_roots) | set(put_roots) <= (allowed_roots or frozenset(schemas.ROOTS)):
+                foreign = rows  # rare: the line is found below
+            for start in range(0, rows.height, SLICE_LINES):
+                yield _contracts(rows.slice(start, SLICE_LINES).lazy(), side_cols).with_columns(
+                    *stamp, settlement_expr().alias("settlement"))
+        if foreign is not None:
+            check_roots(src, _roots(foreign), allowed_roots, column={"C": "Calls", "P": "Puts"})
+
+    finish = functools.partial(finish_options, src, FORMAT, has_inconsistent=True, raw=_raw_fields(side_cols),
+                               snapshot_kind=kind)
+    try:  # the common case: a clean body, split and judged a chunk at a time
+        def chunks():
+            return contracts(split_chunks(src, hdr_idx + 1, names, numeric, body_check, chunk_lines=SLICE_LINES))
+
+        return finish(chunks(), raw_rows=chunks, release_source=True)
+    except NotChunkable:  # the careful path finds and reports the exact problem of the body
+        rows = split_rows(src, hdr_idx + 1, names, numeric, body_check=body_check)
+        return finish(list(contracts([rows])))
 
 
 def _snapshot(src: Source, hdr_idx: int):

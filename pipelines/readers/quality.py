@@ -40,6 +40,7 @@ File score for options (:func:`option_quality`)
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import polars as pl
 
@@ -207,7 +208,8 @@ def empty_quarantine() -> pl.DataFrame:
 
 def resolve_duplicates(
     frame: pl.DataFrame, key: list[str], prefer: list[pl.Expr], *, table: str, source: str,
-    date_col: str | None, reason: str = "duplicate_contract", raw: pl.LazyFrame | None = None,
+    date_col: str | None, reason: str = "duplicate_contract",
+    raw: Callable[[pl.Series], pl.DataFrame] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Keep one row per ``key``; the others go to quarantine with ``reason``.
 
@@ -216,8 +218,8 @@ def resolve_duplicates(
     lowest line number, so the result does not depend on the input order.
 
     The losers' original fields come from ``frame``'s ``_raw`` column or, when
-    ``frame`` does not carry it, from ``raw``: ``line``, ``option_type`` and ``_raw``
-    of every row read (looked up only when there are duplicates).
+    ``frame`` does not carry it, from ``raw``: given the losers' lines, their ``line``,
+    ``option_type`` and ``_raw`` (called only when there are duplicates).
     """
     if frame.is_empty():
         return frame, empty_quarantine()
@@ -239,7 +241,7 @@ def resolve_duplicates(
     keep = pl.concat([clean, ranked.filter(first).drop(names)], how="vertical")
     lose = ranked.filter(~first).drop(names).with_columns(pl.lit(reason).alias("_reason"))
     if "_raw" not in lose.columns and raw is not None:
-        lose = lose.join(raw.collect(), on=["line", "option_type"], how="left")
+        lose = lose.join(raw(lose["line"]), on=["line", "option_type"], how="left")
     return keep, quarantine_rows(lose, reason_col="_reason", table=table, source=source, date_col=date_col)
 
 

@@ -41,6 +41,10 @@ class ReadResult:
     quarantine_overflow : dict[str, int]
         Quarantined rows beyond the recorded cap, counted by reason (``rows_read`` =
         stored + ``quarantine`` rows + these).
+    lines_unread : int
+        Lines of a long file left unread because none of the rows of its first lines passed
+        the row rules (:data:`pipelines.readers.PROBE_LINES`); 0 when the whole file was read.
+        ``rows_read`` then counts the rows of the lines read.
     """
 
     path: str
@@ -53,6 +57,7 @@ class ReadResult:
     quality: dict[str, float] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
     quarantine_overflow: dict[str, int] = field(default_factory=dict)
+    lines_unread: int = 0
 
 
 def conform_table(frame: pl.DataFrame, table: str) -> pl.DataFrame:

@@ -114,6 +114,11 @@ class Source:
     date_order: str | None = None
 
     @cached_property
+    def newlines(self) -> int:
+        """Newline bytes in :attr:`data` (counted once, when the file is opened)."""
+        return self.data.count(b"\n")
+
+    @cached_property
     def text(self) -> str:
         return decode(self.name, self.data)
 
@@ -141,6 +146,14 @@ class Source:
     def line_offset(self, idx: int) -> int | None:
         """Offset in :attr:`csv_bytes` where line ``idx + 1`` starts (None past the end)."""
         return _line_start(self.csv_bytes, b"\n", idx)
+
+    def release(self) -> None:
+        """Drop the decompressed content (and what was decoded from it) once every row is
+        read: a 200 MB chain's bytes are not held while its rows are finished and stored.
+        Only the name, tag and head stay usable."""
+        object.__setattr__(self, "data", None)  # frozen for callers; the reader owns the read
+        for cached in ("text", "lines", "csv_bytes", "newlines"):
+            self.__dict__.pop(cached, None)
 
     @property
     def tag(self) -> str:
@@ -298,8 +311,9 @@ def _read_regular(p: Path, limits: Limits) -> bytes:
     return data
 
 
-def check_lines(name: str, data: bytes, limits: Limits) -> None:
-    """Refuse content with more lines, or a longer line, than ``limits`` allow.
+def check_lines(name: str, data: bytes, limits: Limits) -> int:
+    """Refuse content with more lines, or a longer line, than ``limits`` allow; returns the
+    count of newline bytes.
 
     The line count is one ``memchr`` pass. The line lengths take one ``rfind`` per
     window of ``max_line_bytes``: the last newline of each window starts the next, so
@@ -321,6 +335,7 @@ def check_lines(name: str, data: bytes, limits: Limits) -> None:
             line = data.count(b"\n", 0, pos) + 1
             raise limit_error(name, f"line {line} (more than {cap:,} bytes)", limits, "max_line_bytes", line=line)
         pos = nl + 1
+    return n
 
 
 def load_source(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Source:
@@ -350,7 +365,7 @@ def load_source(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Source:
         raise VendorFileError(name, "not_text", detail=_nul_detail(data))
     if not data or data.isspace():  # isspace stops at the first visible byte
         raise VendorFileError(name, "empty_file", line=1, detail="no content")
-    check_lines(name, data, limits)
+    newlines = check_lines(name, data, limits)
     end = -1
     for _ in range(HEAD_LINES):  # find the end of the first HEAD_LINES lines
         end = data.find(b"\n", end + 1)
@@ -359,4 +374,6 @@ def load_source(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Source:
     head = decode(name, data if end < 0 else data[:end]).split("\n")[:HEAD_LINES]
     if head and head[-1] == "" and end < 0:
         head.pop()
-    return Source(str(path), name, sha12, member, data, head)
+    src = Source(str(path), name, sha12, member, data, head)
+    src.__dict__["newlines"] = newlines  # counted above: the cached value, not a second scan
+    return src

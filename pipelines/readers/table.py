@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import polars as pl
 
@@ -105,6 +105,95 @@ def split_rows(src: Source, first_idx: int, names: list[str],
     return frame.select(
         pl.col("raw").str.split_exact(",", n - 1).struct.rename_fields(names).alias("_s"), LINE
     ).unnest("_s").with_columns(_clean(names))
+
+
+#: Lines of a clean body parsed at a time by :func:`split_chunks` (~40 MB of a delayed-quotes
+#: chain, ~20 full SPX chains): a large file's wide rows are never all in memory at once,
+#: while any real day's file is one chunk.
+CHUNK_LINES = 50_000
+
+
+class NotChunkable(Exception):
+    """The body needs :func:`split_rows`' careful path (quotes, blank or short lines, ragged
+    rows, or typed and untyped chunks that would differ from a whole-file read)."""
+
+
+def split_chunks(src: Source, first_idx: int, names: list[str],
+                 dtypes: dict[str, type[pl.DataType] | pl.DataType] | None = None,
+                 body_check: Callable[[], None] | None = None,
+                 chunk_lines: int | None = None) -> Iterator[pl.DataFrame]:
+    """:func:`split_rows` of a clean body, ``chunk_lines`` (default :data:`CHUNK_LINES`) lines
+    at a time.
+
+    Yields, in order, exactly the rows (values, types and ``line`` numbers) that
+    :func:`split_rows` returns when its fast path succeeds: typed with ``dtypes`` when
+    every chunk parses with them, else strings throughout (``body_check`` first, as there).
+    Raises :class:`NotChunkable`, possibly after some chunks were yielded, whenever
+    :func:`split_rows` would not take its fast path, or when a typed chunk was already
+    yielded and a later one parses only as strings (a whole-file read would be strings
+    throughout); the caller then drops what it has and calls :func:`split_rows`.
+    """
+    data, start = src.csv_bytes, src.line_offset(first_idx)
+    if start is None or start >= len(data) or data.find(b'"', start) >= 0:
+        raise NotChunkable
+    line, typed = first_idx + 1, bool(dtypes)
+    chunk_lines = chunk_lines or CHUNK_LINES
+    whole = data is src.data and src.newlines - first_idx < chunk_lines  # usually: the body is one chunk
+    width = max(1, (len(data) - start) // max(1, src.newlines - first_idx))  # bytes per line, on average
+    while start < len(data):
+        end = len(data) if whole else after_lines(data, start, chunk_lines, width)
+        piece = data[start:end]
+        out = _parse_clean(piece, names, dtypes) if typed else None
+        if out is None:
+            if typed and line > first_idx + 1:
+                raise NotChunkable  # earlier chunks came out typed; a whole-file read would not
+            if typed and body_check is not None:
+                body_check()
+            typed = False
+            out = _parse_clean(piece, names, None)
+            if out is None:
+                raise NotChunkable
+        del piece
+        strings = [c for c in names if out.schema[c] == pl.String]
+        yield out.with_columns(pl.int_range(line, line + out.height, dtype=pl.Int64).alias(LINE), *_clean(strings))
+        line += out.height
+        start = end
+
+
+def after_lines(data: bytes, start: int, n: int, width: int = 256) -> int:
+    """Offset just past the ``n``-th newline at or after ``start`` (``len(data)`` if fewer).
+
+    Newlines are counted with ``bytes.count`` (memchr) over byte ranges sized from
+    ``width`` (bytes per line, estimated; refined from the lines seen), halved on
+    overshoot, so a chunk costs a few scans, not ``n`` calls."""
+    pos, left = start, n
+    while left > 0 and pos < len(data):
+        if left <= 64:
+            nxt = data.find(b"\n", pos)
+            pos, left = (len(data) if nxt < 0 else nxt + 1), left - 1
+            continue
+        step = max(4096, left * width * 15 // 16)  # aim just short of the n-th newline
+        while (k := data.count(b"\n", pos, pos + step)) > left:
+            step //= 2
+        if k:
+            width = max(1, step // k)
+        pos, left = min(pos + step, len(data)), left - k
+    return pos
+
+
+def _parse_clean(data: bytes, names: list[str],
+                 dtypes: dict[str, type[pl.DataType] | pl.DataType] | None) -> pl.DataFrame | None:
+    """``data`` (whole lines, no header) as columns ``names``: None unless every line is a
+    complete row (see :func:`_split_fast`)."""
+    try:
+        out = pl.read_csv(data, has_header=False, quote_char=None,
+                          schema={c: (dtypes or {}).get(c, pl.String) for c in names},
+                          truncate_ragged_lines=False, raise_if_empty=False)
+    except (pl.exceptions.PolarsError, ValueError):
+        return None
+    if out.is_empty() or out[names[-1]].null_count():
+        return None
+    return out
 
 
 def _body_lines(src: Source, first_idx: int) -> pl.DataFrame:
