@@ -347,10 +347,14 @@ def run_backtest(
         hp = hedge_pnl(hedges, config)
         if start is not None:
             hedges, hp = hedges.filter(pl.col("date") >= start), hp.filter(pl.col("date") >= start)
-        by_layer = hp.pivot(on="layer", index="date", values="pnl").rename({n: f"hedge_pnl_{n}" for n in LAYERS})
-        h_attr = hp.group_by("date").agg(pl.col("pnl").sum().alias("hedge_pnl"), *[pl.col(c).sum().alias(f"h_{c}") for c in ATTR])
+        # one column per layer even when a step holds no hedge rows (a span without option rows)
+        h_attr = hp.group_by("date").agg(
+            pl.col("pnl").sum().alias("hedge_pnl"),
+            *[pl.col("pnl").filter(pl.col("layer") == n).sum().alias(f"hedge_pnl_{n}") for n in LAYERS],
+            *[pl.col(c).sum().alias(f"h_{c}") for c in ATTR],
+        )
         parts = (
-            condor.join(by_layer, on="date", how="left").join(h_attr, on="date", how="left").fill_null(0.0)
+            condor.join(h_attr, on="date", how="left").fill_null(0.0)
             .select(
                 "date", "condor_pnl", "hedge_pnl", *[f"hedge_pnl_{n}" for n in LAYERS],
                 (pl.col("condor_pnl") + pl.col("hedge_pnl")).alias("trading_pnl"),

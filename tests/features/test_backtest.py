@@ -182,3 +182,12 @@ def test_cash_earns_the_stored_rate_series_when_given():
     dd = np.r_[0, np.diff(d["date"].to_numpy().astype("datetime64[D]").astype(int))]
     rate = np.where(d["date"].to_numpy().astype("datetime64[D]") > np.datetime64("2024-02-01"), 0.01, 0.05)
     assert d["interest"].to_list() == pytest.approx((prev_eq * rate * dd / 365).tolist(), abs=1e-6)
+
+
+
+def test_a_step_without_option_rows_yields_no_rows_and_every_column():
+    # the first 63-session step of a vendor-only run that starts before the first stored chain
+    mk = _market()
+    r = run_backtest(mk["option_features"].clear(), mk["market"], mk["spx_daily"], mk["vx_futures"], StrategyConfig())
+    assert r.daily.height == 0 and r.trades.height == 0
+    assert {"hedge_pnl", "hedge_pnl_base", "hedge_pnl_vxth", "hedge_pnl_second_engine"} <= set(r.daily.columns)
