@@ -8,7 +8,8 @@ daily scheduled run that continues it by one session.
    steps carried from one another), in a fresh process: wall time and that process's peak RSS.
 3. ``one session``: one more simulated session is landed and the whole scheduled run for it
    is materialized through Dagster (every daily asset's partition, then the registry,
-   decisions and backtest continuing from the stored state), in a fresh process.
+   decisions and backtest continuing from the stored state: what the two evening schedules
+   run; the weekly hedge frontier is not part of it), in a fresh process.
 
 Run: ``python benchmarks/bench_decisions.py --years 5`` (and ``--years 20``).
 """
@@ -103,7 +104,7 @@ ONE_SESSION = """
 from datetime import date
 from pipelines.cli import materialize_range
 d = date.fromisoformat('{day}')
-materialize_range(d, d, progress=False)
+materialize_range(d, d, progress=False, frontier=False)  # what the two evening schedules run
 """
 
 

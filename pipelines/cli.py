@@ -37,12 +37,13 @@ class Materializer:
     """Runs the code location's jobs on the persistent Dagster instance, in partition-range batches.
 
     Every run is a named job of ``pipelines/definitions.py`` (``event_calendar``,
-    ``daily_pipeline``, ``whole_history``) restricted to the assets asked for, so the UI
-    lists CLI runs under the same names as scheduled ones.
+    ``daily_pipeline``, ``whole_history``, ``hedge_frontier_sweep``) restricted to the assets
+    asked for, so the UI lists CLI runs under the same names as scheduled ones.
     """
 
     #: Which job runs which assets.
     DAILY_JOB, WHOLE_JOB, EVENTS_JOB = "daily_pipeline", "whole_history", "event_calendar"
+    FRONTIER_JOB, FRONTIER = "hedge_frontier_sweep", "hedge_frontier"
 
     def __init__(self, progress: bool = True) -> None:
         import dagster as dg
@@ -66,6 +67,8 @@ class Materializer:
     def _job_for(self, names: set[str]) -> str:
         if names <= self.partitioned:
             return self.DAILY_JOB
+        if names == {self.FRONTIER}:
+            return self.FRONTIER_JOB
         return self.EVENTS_JOB if names == {"events"} else self.WHOLE_JOB
 
     def _run(self, names: set[str], tags: dict[str, str] | None = None) -> None:
@@ -133,13 +136,14 @@ RAW_ASSETS = {"spx_options", "spx_daily", "vix_term_structure", "vx_futures", "b
 
 
 def materialize_range(
-    start: date, end: date, batch_size: int = 63, progress: bool = True, simulate: bool = True, market: str = "simulated"
+    start: date, end: date, batch_size: int = 63, progress: bool = True, simulate: bool = True, market: str = "simulated",
+    frontier: bool = True,
 ) -> None:
     """Materialize every asset for the NYSE sessions ``start``..``end``.
 
     The event calendar first, then every daily asset as one Dagster run per batch of
     sessions (a partition-range run, never one run per day), then the whole-history
-    assets (registry, decisions, backtest). ``simulate=False`` skips the simulated raw
+    assets (registry, decisions, backtest), then (``frontier``) the hedge sweep. ``simulate=False`` skips the simulated raw
     tables and derives everything from what is stored (e.g. vendor files you ingested).
     ``market="real"``: the daily tables are the stored real ones (ingested), and the option
     chain is the real-path market built from them (``features/realpath``).
@@ -167,7 +171,9 @@ def materialize_range(
     else:
         raw = set() if simulate else RAW_ASSETS
     m.sessions(m.partitioned - raw - set(skipped), sessions, batch_size, "materializing")
-    m.whole(m.unpartitioned - {"events"} - set(skipped))
+    m.whole(m.unpartitioned - {"events", m.FRONTIER} - set(skipped))
+    if frontier:
+        m.whole({m.FRONTIER} - set(skipped))
     m.prune()
 
 
@@ -191,7 +197,7 @@ def materialize_after_ingest(touched: dict[str, list[date]], progress: bool = Tr
     downstream -= set(skipped)
     m.sessions(downstream & PER_SESSION_ASSETS, plan.per_session, 260, "per-session features")
     m.sessions(downstream - PER_SESSION_ASSETS, plan.history, 260, "history features")
-    m.whole(downstream)
+    m.whole(downstream - {m.FRONTIER})  # the sweep runs weekly or on demand, not per landed file
     m.prune()
 
 

@@ -25,7 +25,7 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 from pipelines.assets import amm_comparison, decisions, hedge_frontier, market_data, market_features, option_analytics
 from pipelines.partitions import trading_days
 from pipelines.resources import MarketSimulatorResource, StrategyResource, WarehouseResource
-from pipelines.schedules import after_close_schedule, decisions_schedule
+from pipelines.schedules import after_close_schedule, decisions_schedule, weekly_frontier_schedule
 from pipelines.sensors import ingest_landing_job, landing_sensor
 from pipelines.instance import run_monitor_sensor
 
@@ -52,8 +52,17 @@ daily_pipeline = dg.define_asset_job(
 #: The whole-history assets downstream of the daily ones (run after the daily job).
 whole_history = dg.define_asset_job(
     "whole_history",
-    selection=dg.AssetSelection.assets("feature_registry", *decisions.TABLES, hedge_frontier.TABLE, *amm_comparison.TABLES),
+    selection=dg.AssetSelection.assets("feature_registry", *decisions.TABLES, *amm_comparison.TABLES),
     description="The feature registry, decisions and backtest, recomputed over everything stored.",
+)
+
+#: The hedge sweep: hundreds of backtests of the ALVH over the stored history. Research, not
+#: the evening's decisions, so it has its own job (weekly, on demand, and at the end of
+#: `volsignals run`) instead of making every evening's run pay for it.
+hedge_frontier_sweep = dg.define_asset_job(
+    "hedge_frontier_sweep",
+    selection=dg.AssetSelection.assets(hedge_frontier.TABLE),
+    description="The ALVH configuration sweep over the stored condor book, in and out of sample.",
 )
 
 #: What a landed vendor file can change: the derived daily assets of its sessions.
@@ -73,8 +82,9 @@ event_calendar = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=[*all_assets, *market_data.REFERENCE_TABLES],  # reference tables: written by ingest only
-    jobs=[daily_pipeline, whole_history, after_landing, ingest_landing_job, event_calendar],
-    schedules=[after_close_schedule(daily_pipeline), decisions_schedule(whole_history)],
+    jobs=[daily_pipeline, whole_history, hedge_frontier_sweep, after_landing, ingest_landing_job, event_calendar],
+    schedules=[after_close_schedule(daily_pipeline), decisions_schedule(whole_history),
+               weekly_frontier_schedule(hedge_frontier_sweep)],
     sensors=[landing_sensor(after_landing, whole_history), run_monitor_sensor()],
     resources={
         "warehouse": WarehouseResource(),

@@ -53,3 +53,16 @@ def decisions_schedule(job) -> dg.ScheduleDefinition:
         "Recomputes the feature registry, the condor/ALVH decisions and the backtest at 19:00 ET on sessions.",
         partitioned=False,
     )
+
+
+def weekly_frontier_schedule(job) -> dg.ScheduleDefinition:
+    """Saturdays 08:00 ET: the hedge frontier over the week's stored history (a research sweep
+    of hundreds of hedge backtests; the evening's decisions do not wait for it)."""
+    return dg.ScheduleDefinition(
+        name="weekly_hedge_frontier",
+        cron_schedule="0 8 * * 6",
+        execution_timezone="America/New_York",
+        job=job,
+        description="Re-runs the ALVH configuration sweep (hedge_frontier) on Saturdays at 08:00 ET.",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )

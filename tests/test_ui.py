@@ -141,7 +141,7 @@ def test_the_warehouse_readme_column_reference_is_generated_from_the_dictionary(
 def test_cli_runs_appear_under_the_named_jobs(ran):
     instance, _ = ran
     names = {r.job_name for r in instance.get_runs()}
-    assert names == {"event_calendar", "daily_pipeline", "whole_history"}
+    assert names == {"event_calendar", "daily_pipeline", "whole_history", "hedge_frontier_sweep"}
 
 
 def test_code_versions_follow_the_source(tmp_path, monkeypatch):
