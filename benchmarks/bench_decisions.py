@@ -124,6 +124,9 @@ def main() -> None:
         reuse = args.keep and os.path.isdir(os.path.join(args.keep, "data", "option_features"))
         rows = (pl.scan_parquet(Warehouse(root).files("option_features")).select(pl.len()).collect().item() if reuse
                 else build(root, history, config))
+        # the SQL snapshot as `volsignals run` leaves it after building the history (the daily
+        # run then publishes only the partitions it changed)
+        Warehouse(root).publish_views()
         t_build = time.perf_counter() - t0
         build_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
         wall, cpu, peak = _child(REBUILD, root)

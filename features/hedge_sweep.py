@@ -36,7 +36,7 @@ import polars as pl
 from features.backtest import equity_with_interest
 from features.condor import condor_decisions, eod_quotes
 from features.condor_management import manage_positions
-from features.performance import cash_rate_per_session, drawdown_metrics
+from features.performance import CRISES, cash_rate_per_session, drawdown_metrics
 from features.strategy_config import HedgeConfig, StrategyConfig
 from features.vix_hedge import condor_book_stress, hedge_layers
 
@@ -46,15 +46,6 @@ __all__ = [
 ]
 
 PERIODS = {"is": (date(2005, 1, 1), date(2014, 12, 31)), "oos": (date(2015, 1, 1), date(2025, 12, 31))}
-CRISES = {
-    "2008-09..2009-03": (date(2008, 9, 1), date(2009, 3, 31)),
-    "2010-05": (date(2010, 5, 1), date(2010, 5, 31)),
-    "2011-08": (date(2011, 8, 1), date(2011, 8, 31)),
-    "2015-08": (date(2015, 8, 1), date(2015, 8, 31)),
-    "2018-02": (date(2018, 2, 1), date(2018, 2, 28)),
-    "2020-02..2020-04": (date(2020, 2, 1), date(2020, 4, 30)),
-    "2022": (date(2022, 1, 1), date(2022, 12, 31)),
-}
 #: Keys of :func:`_period_metrics` (``start``/``end`` are ISO dates as text, the rest decimals).
 PERIOD_METRICS = ("start", "end", "years", "unhedged_max_drawdown", "max_drawdown", "dd_ratio", "dd_reduction",
                   "hedge_cost_pct_yr", "premium_pct_yr", "cvar_95", "cagr", "unhedged_cagr")

@@ -37,6 +37,17 @@ from features.strategy_config import BacktestConfig
 __all__ = ["xirr", "performance_summary", "hedge_trades", "hedge_statistics", "cash_rate_per_session", "stored_rate_series", "drawdown_metrics"]
 
 
+#: The stress windows every report uses (issue #10's list; inclusive calendar ranges).
+CRISES: dict[str, tuple[date, date]] = {
+    "2008-09..2009-03": (date(2008, 9, 1), date(2009, 3, 31)),
+    "2010-05": (date(2010, 5, 1), date(2010, 5, 31)),
+    "2011-08": (date(2011, 8, 1), date(2011, 8, 31)),
+    "2015-08": (date(2015, 8, 1), date(2015, 8, 31)),
+    "2018-02": (date(2018, 2, 1), date(2018, 2, 28)),
+    "2020-02..2020-04": (date(2020, 2, 1), date(2020, 4, 30)),
+    "2022": (date(2022, 1, 1), date(2022, 12, 31)),
+}
+
 def xirr(dates: list[date] | np.ndarray, amounts: list[float] | np.ndarray) -> float:
     """Annual internal rate of return of dated cash flows (ACT/365), as Excel's XIRR.
 

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -131,6 +132,25 @@ class Materializer:
         return {k.to_user_string() for k in selection.resolve(self.assets)}
 
 
+@contextmanager
+def publishing_once():
+    """Runs inside leave the SQL snapshot alone; it is published once when they are done
+    (also after a failure: what the finished runs stored). Each publish copies the snapshot
+    file, so one per command instead of one per Dagster run (measured in warehouse/README.md)."""
+    from pipelines.warehouse import Warehouse
+
+    before = os.environ.get("VOLSIGNALS_PUBLISH_EACH_RUN")
+    os.environ["VOLSIGNALS_PUBLISH_EACH_RUN"] = "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("VOLSIGNALS_PUBLISH_EACH_RUN", None)
+        else:
+            os.environ["VOLSIGNALS_PUBLISH_EACH_RUN"] = before
+        Warehouse().publish_views()
+
+
 #: The raw tables the simulator writes (everything else is derived from stored data).
 RAW_ASSETS = {"spx_options", "spx_daily", "vix_term_structure", "vx_futures", "breadth_daily"}
 
@@ -164,6 +184,13 @@ def materialize_range(
         skipped = skipped_assets(Warehouse(), m.partitioned | m.unpartitioned, sessions[-1], m.downstream_of_one)
         for line in skip_report(skipped):
             print(line)
+    with publishing_once():
+        _materialize_every_asset(m, sessions, batch_size, simulate, market, frontier, skipped)
+    m.prune()
+
+
+def _materialize_every_asset(m: Materializer, sessions: list[date], batch_size: int, simulate: bool, market: str,
+                             frontier: bool, skipped: dict[str, str]) -> None:
     m.whole({"events"})
     if market == "real":
         m.op_config["spx_options"] = {"market": "real"}
@@ -174,7 +201,6 @@ def materialize_range(
     m.whole(m.unpartitioned - {"events", m.FRONTIER} - set(skipped))
     if frontier:
         m.whole({m.FRONTIER} - set(skipped))
-    m.prune()
 
 
 def materialize_after_ingest(touched: dict[str, list[date]], progress: bool = True) -> None:
@@ -195,9 +221,10 @@ def materialize_after_ingest(touched: dict[str, list[date]], progress: bool = Tr
     for line in skip_report(skipped):
         print(line)
     downstream -= set(skipped)
-    m.sessions(downstream & PER_SESSION_ASSETS, plan.per_session, 260, "per-session features")
-    m.sessions(downstream - PER_SESSION_ASSETS, plan.history, 260, "history features")
-    m.whole(downstream - {m.FRONTIER})  # the sweep runs weekly or on demand, not per landed file
+    with publishing_once():
+        m.sessions(downstream & PER_SESSION_ASSETS, plan.per_session, 260, "per-session features")
+        m.sessions(downstream - PER_SESSION_ASSETS, plan.history, 260, "history features")
+        m.whole(downstream - {m.FRONTIER})  # the sweep runs weekly or on demand, not per landed file
     m.prune()
 
 

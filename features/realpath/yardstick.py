@@ -17,19 +17,9 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from features.performance import CRISES
+
 __all__ = ["CRISES", "monthly_returns", "summary", "crisis_returns", "compare"]
-
-#: Stress windows named in issue #10 (inclusive calendar ranges).
-CRISES: dict[str, tuple[date, date]] = {
-    "2008-09..2009-03": (date(2008, 9, 1), date(2009, 3, 31)),
-    "2010-05": (date(2010, 5, 1), date(2010, 5, 31)),
-    "2011-08": (date(2011, 8, 1), date(2011, 8, 31)),
-    "2015-08": (date(2015, 8, 1), date(2015, 8, 31)),
-    "2018-02": (date(2018, 2, 1), date(2018, 2, 28)),
-    "2020-02..2020-04": (date(2020, 2, 1), date(2020, 4, 30)),
-    "2022": (date(2022, 1, 1), date(2022, 12, 31)),
-}
-
 
 def monthly_returns(levels: pl.DataFrame, value: str) -> pl.DataFrame:
     """``month, ret``: month-end to month-end returns of ``levels[value]`` (dated ``date``)."""
