@@ -33,6 +33,9 @@ import duckdb
 if TYPE_CHECKING:
     from pipelines.warehouse import Warehouse
 
+#: DuckDB's memory limit while the pipeline builds the working copy (it spills beyond it).
+WORKING_MEMORY = "512MB"
+
 #: Bookkeeping inside every snapshot: which file each partition's rows came from.
 META_SCHEMA = "_volsignals"
 
@@ -68,7 +71,9 @@ def sync_working(store: Warehouse, manifest: dict) -> None:
     from pipelines.warehouse import TABLES
 
     store.views.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(store.working_db))
+    # bounded memory whatever the history: DuckDB spills to the staging folder beyond this
+    con = duckdb.connect(str(store.working_db), config={"memory_limit": WORKING_MEMORY,
+                                                       "temp_directory": str(store.staging / "duckdb_tmp")})
     try:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {META_SCHEMA}")
         con.execute(f"CREATE TABLE IF NOT EXISTS {META_SCHEMA}.published "
