@@ -218,6 +218,19 @@ def _parity_from_timed(timed: pl.DataFrame) -> pl.DataFrame:
     ).sort(EXPIRY_KEYS)
 
 
+#: Implied vols above this (2,000 % a year) are reported as NaN: only a quote a hair below its
+#: no-arbitrage upper bound implies one (measured: a 2008-like simulated session), and any vol
+#: above it fits such a price, so it carries no volatility information. The stored contract
+#: (``pipelines/schemas.py``) bounds vols by the same number.
+MAX_IMPLIED_VOL = 20.0
+
+
+def informative_vol(vol: np.ndarray) -> np.ndarray:
+    """``vol`` with values outside ``0 .. MAX_IMPLIED_VOL`` replaced by NaN (decimal, annualized)."""
+    with np.errstate(invalid="ignore"):
+        return np.where((vol >= 0.0) & (vol <= MAX_IMPLIED_VOL), vol, np.nan)
+
+
 def option_features(chain: pl.DataFrame) -> pl.DataFrame:
     """One row of analytics per contract of a canonical ``spx_options`` chain.
 
@@ -273,9 +286,9 @@ def option_features(chain: pl.DataFrame) -> pl.DataFrame:
     d = df["discount_factor"].to_numpy().astype(np.float64)
     is_call = (df["option_type"] == "C").to_numpy()
     mid = df["mid"].fill_null(np.nan).to_numpy().astype(np.float64)
-    iv = implied_vol(mid, f, k, t, d, is_call)
-    iv_bid = implied_vol(df["bid"].to_numpy().astype(np.float64), f, k, t, d, is_call)
-    iv_ask = implied_vol(df["ask"].to_numpy().astype(np.float64), f, k, t, d, is_call)
+    iv = informative_vol(implied_vol(mid, f, k, t, d, is_call))
+    iv_bid = informative_vol(implied_vol(df["bid"].to_numpy().astype(np.float64), f, k, t, d, is_call))
+    iv_ask = informative_vol(implied_vol(df["ask"].to_numpy().astype(np.float64), f, k, t, d, is_call))
     g = black76_greeks(f, k, t, iv, d, is_call)
     with np.errstate(divide="ignore", invalid="ignore"):
         # N(d1): undiscounted call delta; for a put, its forward delta / D + 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 import polars as pl
 import pandera.polars as pa
 
+from features.option_features import MAX_IMPLIED_VOL
 from pipelines import validity
 
 NY_TZ = "America/New_York"
@@ -228,7 +229,7 @@ def _in_range_or_nan(lo: float, hi: float) -> pa.Check:
 
 
 def _vol(nullable: bool = True) -> pa.Column:
-    return pa.Column(pl.Float64, _in_range_or_nan(0, 20), nullable=nullable)
+    return pa.Column(pl.Float64, _in_range_or_nan(0, MAX_IMPLIED_VOL), nullable=nullable)
 
 
 DERIVED_SCHEMAS = [

@@ -196,3 +196,15 @@ def test_output_carries_snapshot_kind_and_source(features):
     assert set(features["snapshot_kind"].unique()) == {"eod"}
     assert features["source"][0].startswith("simulator:")
     assert math.isclose(features["underlying_price"][0], 4000.0)
+
+
+def test_a_quote_at_the_edge_of_its_upper_bound_gives_no_vol_instead_of_an_absurd_one():
+    from features.black76 import implied_vol
+    from features.option_features import MAX_IMPLIED_VOL, informative_vol
+
+    # a one-day at-the-money put priced 1e-9 below D*K: only vols far above 2,000 % fit it
+    raw = implied_vol(np.array([100.0 - 1e-9]), np.array([100.0]), np.array([100.0]), np.array([1 / 365]),
+                      np.array([1.0]), np.array([False]))
+    assert raw[0] > MAX_IMPLIED_VOL
+    assert np.isnan(informative_vol(raw)[0])
+    assert informative_vol(np.array([0.2, MAX_IMPLIED_VOL]))[1] == MAX_IMPLIED_VOL
