@@ -88,6 +88,7 @@ REFERENCE_TABLES = [
     ]
 ]
 
+
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(

@@ -182,15 +182,17 @@ def after_lines(data: bytes, start: int, n: int, width: int = 256) -> int:
 
 
 def _parse_clean(data: bytes, names: list[str],
-                 dtypes: dict[str, type[pl.DataType] | pl.DataType] | None) -> pl.DataFrame | None:
-    """``data`` (whole lines, no header) as columns ``names``: None unless every line is a
-    complete row (see :func:`_split_fast`)."""
+                 dtypes: dict[str, type[pl.DataType] | pl.DataType] | None, skip_lines: int = 0) -> pl.DataFrame | None:
+    """``data`` (whole lines after ``skip_lines``, no header) as columns ``names``: None
+    unless every line is a complete row."""
     try:
-        out = pl.read_csv(data, has_header=False, quote_char=None,
+        out = pl.read_csv(data, skip_lines=skip_lines, has_header=False, quote_char=None,
                           schema={c: (dtypes or {}).get(c, pl.String) for c in names},
                           truncate_ragged_lines=False, raise_if_empty=False)
     except (pl.exceptions.PolarsError, ValueError):
         return None
+    # a blank line comes back as a row of nulls, a short row with its last fields null:
+    # either way the careful path takes over (a row with too many fields raised above)
     if out.is_empty() or out[names[-1]].null_count():
         return None
     return out
@@ -216,15 +218,8 @@ def _split_fast(src: Source, first_idx: int, names: list[str],
     data, start = src.csv_bytes, src.line_offset(first_idx)
     if start is None or start >= len(data) or data.find(b'"', start) >= 0:
         return None
-    try:
-        out = pl.read_csv(data, skip_lines=first_idx, has_header=False, quote_char=None,
-                          schema={c: (dtypes or {}).get(c, pl.String) for c in names},
-                          truncate_ragged_lines=False, raise_if_empty=False)
-    except (pl.exceptions.PolarsError, ValueError):
-        return None
-    # a blank line comes back as a row of nulls, a short row with its last fields null:
-    # either way the careful path takes over (a row with too many fields raised above)
-    if out.is_empty() or out[names[-1]].null_count():
+    out = _parse_clean(data, names, dtypes, skip_lines=first_idx)
+    if out is None:
         return None
     strings = [c for c in names if out.schema[c] == pl.String]
     return out.with_columns(
