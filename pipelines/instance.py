@@ -29,6 +29,7 @@ tested is what users run. Three choices, each measured (``benchmarks/bench_run.p
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
 import shutil
 import sqlite3
@@ -42,6 +43,7 @@ import dagster as dg
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 from dagster._core.events import ASSET_EVENTS
 from dagster._core.events.log import EventLogEntry
+from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.sql import create_engine
 from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
@@ -269,7 +271,33 @@ def ensure_home(home: Path) -> Path:
     text = instance_yaml(home)
     if not config.exists() or config.read_text() != text:
         config.write_text(text)
+    if not os.environ.get(POSTGRES_URL_ENV):
+        _initialize_sqlite_storage(home)
     return home
+
+
+def _initialize_sqlite_storage(home: Path) -> None:
+    """Create the SQLite run, event and schedule databases of ``home`` once, under a lock.
+
+    Two processes opening a fresh home at once (``volsignals ui`` and ``volsignals run``, or
+    two ingests) would otherwise both create the schemas and one of them dies on
+    ``UNIQUE constraint failed: alembic_version`` or ``database is locked``; measured: 9 of
+    24 processes failed in 12 such races. The marker file is written only after every
+    database is complete, so an interrupted initialization is redone by the next process.
+    """
+    marker = home / "storage" / ".initialized"
+    if marker.exists():
+        return
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    with open(home / ".init.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        if marker.exists():
+            return
+        with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+            instance.get_runs(limit=1)  # run storage
+            instance.get_asset_keys()  # event log index shard
+            instance.all_instigator_state()  # schedule storage
+        marker.touch()
 
 
 def home_size(home: Path) -> int:

@@ -200,7 +200,8 @@ def test_a_killed_run_is_marked_failed(tmp_path):
         dg.materialize([slow], instance=dg.DagsterInstance.get())
     """))
     env = {**os.environ, "DAGSTER_HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stderr = open(tmp_path / "slow.err", "w")
+    proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("DAGSTER_HOME", str(home))
@@ -212,7 +213,7 @@ def test_a_killed_run_is_marked_failed(tmp_path):
                     break
                 time.sleep(0.5)
             else:
-                pytest.fail("the run never started")
+                pytest.fail(f"the run never started: {[r.status for r in runs]}\n{(tmp_path / 'slow.err').read_text()[-3000:]}")
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
             assert fail_orphaned_runs(instance) == [runs[0].run_id]
@@ -220,6 +221,31 @@ def test_a_killed_run_is_marked_failed(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+        stderr.close()
+
+
+def test_two_processes_opening_a_fresh_home_at_once_both_run(tmp_path):
+    home = tmp_path / "home"
+    script = tmp_path / "one_run.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, sys
+        from pathlib import Path
+        import dagster as dg
+        from pipelines.instance import ensure_home
+        os.environ["DAGSTER_HOME"] = str(ensure_home(Path({str(home)!r})))
+        @dg.asset
+        def tiny():
+            return None
+        dg.materialize([tiny], instance=dg.DagsterInstance.get(), resources={{"io_manager": dg.mem_io_manager}})
+    """))
+    env = {k: v for k, v in os.environ.items() if k != "VOLSIGNALS_DAGSTER_PG_URL"}
+    procs = [subprocess.Popen([sys.executable, str(script)], env=env, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    errors = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errors
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(home))
+        runs = dg.DagsterInstance.get().get_runs()
+        assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * 2
 
 
 def test_pruning_keeps_the_newest_runs_and_every_run_holding_a_latest_materialization(tmp_path):
