@@ -28,37 +28,37 @@ import tempfile
 import time
 from pathlib import Path
 
-COMPUTE_SECONDS = 0.0
+#: Seconds spent inside each asset body (op name -> s), and in each Dagster run (label -> s).
+COMPUTE: dict[str, float] = {}
+RUNS: list[tuple[str, float]] = []
 
 
-def _timed(fn):
-    """``fn`` (an asset body) with its own time summed: between its yields for a generator
-    function, the whole call for a function that returns its result."""
+def _timed(fn, name: str):
+    """``fn`` (an asset body) with its own time summed under ``name``: between its yields for a
+    generator function, the whole call for a function that returns its result."""
     if not inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
         def call(*args, **kwargs):
-            global COMPUTE_SECONDS
             start = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
-                COMPUTE_SECONDS += time.perf_counter() - start
+                COMPUTE[name] = COMPUTE.get(name, 0.0) + time.perf_counter() - start
 
         return call
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        global COMPUTE_SECONDS
         events = iter(fn(*args, **kwargs))
         while True:
             start = time.perf_counter()
             try:
                 event = next(events)
             except StopIteration:
-                COMPUTE_SECONDS += time.perf_counter() - start
+                COMPUTE[name] = COMPUTE.get(name, 0.0) + time.perf_counter() - start
                 return
-            COMPUTE_SECONDS += time.perf_counter() - start
+            COMPUTE[name] = COMPUTE.get(name, 0.0) + time.perf_counter() - start
             yield event
 
     return wrapper
@@ -67,7 +67,23 @@ def _timed(fn):
 def _instrument(assets) -> None:
     for asset in assets:
         op = asset.op
-        op._compute_fn = op.compute_fn._replace(decorated_fn=_timed(op.compute_fn.decorated_fn))  # noqa: SLF001
+        op._compute_fn = op.compute_fn._replace(decorated_fn=_timed(op.compute_fn.decorated_fn, op.name))  # noqa: SLF001
+
+
+def _time_runs(materializer_cls) -> None:
+    """Record the wall time of every Dagster run ``volsignals run`` starts."""
+    run = materializer_cls._run
+
+    def timed(self, names, tags=None):
+        start = time.perf_counter()
+        try:
+            return run(self, names, tags)
+        finally:
+            span = (tags or {}).get("dagster/asset_partition_range_start", "")
+            label = f"{len(names)} assets {span}.." if span else ", ".join(sorted(names))
+            RUNS.append((label[:60], time.perf_counter() - start))
+
+    materializer_cls._run = timed
 
 
 def _size(path: Path) -> float:
@@ -82,6 +98,7 @@ def main() -> None:
     parser.add_argument("--keep-data", type=Path, help="keep the warehouse and Dagster home in this folder")
     parser.add_argument("--start", help="first session (default: volsignals run's default)")
     parser.add_argument("--end", help="last session (default: volsignals run's default)")
+    parser.add_argument("--batch-size", type=int, help="sessions per Dagster run (default: volsignals run's default)")
     args = parser.parse_args()
 
     root = args.keep_data or Path(tempfile.mkdtemp(prefix="bench_run_"))
@@ -105,9 +122,10 @@ def main() -> None:
     start = date.fromisoformat(args.start) if args.start else DEFAULT_START
     end = date.fromisoformat(args.end) if args.end else DEFAULT_END
     _instrument(all_assets)
+    _time_runs(Materializer)
     cpu0 = os.times()
     t0 = time.perf_counter()
-    materialize_range(start, end, progress=False)
+    materialize_range(start, end, progress=False, **({"batch_size": args.batch_size} if args.batch_size else {}))
     wall = time.perf_counter() - t0
     cpu = os.times()
     instance = dg.DagsterInstance.get()
@@ -117,11 +135,16 @@ def main() -> None:
     sessions = sessions_between(start, end)
     print(f"volsignals run {start} .. {end}: {len(sessions)} sessions, {contracts:,} contracts")
     print(f"  wall time            {wall:8.1f} s   ({contracts / wall:,.0f} contracts/s)")
-    print(f"  compute-only time    {COMPUTE_SECONDS:8.1f} s   (asset bodies, measured in the same run)")
-    print(f"  orchestration        {wall - COMPUTE_SECONDS:8.1f} s   (ratio orchestration/compute {(wall - COMPUTE_SECONDS) / COMPUTE_SECONDS:.2f})")
+    compute = sum(COMPUTE.values())
+    print(f"  compute-only time    {compute:8.1f} s   (asset bodies, measured in the same run)")
+    print(f"  orchestration        {wall - compute:8.1f} s   (ratio orchestration/compute {(wall - compute) / compute:.2f})")
     print(f"  CPU user+sys         {(cpu.user - cpu0.user) + (cpu.system - cpu0.system):8.1f} s   (load-independent)")
     print(f"  Dagster runs {runs}, events {events:,}, peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
     print(f"  Dagster home         {_size(home):8.1f} MB after the run")
+
+    print("  asset bodies (s):    " + ", ".join(f"{n} {t:.1f}" for n, t in sorted(COMPUTE.items(), key=lambda x: -x[1])))
+    print("  Dagster runs (wall s): " + "; ".join(f"{label} {t:.1f}" for label, t in RUNS))
+    print(f"  outside the runs     {wall - sum(t for _, t in RUNS):8.1f} s   (partition set, snapshot publish, retention)")
 
     m = Materializer(progress=False)
     daily = m.partitioned

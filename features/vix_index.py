@@ -163,10 +163,23 @@ def term_variance(
     return float(var), float(fwd), float(k0)
 
 
-def _session_rate(chain: pl.DataFrame) -> float:
+def session_rates(chain: pl.DataFrame) -> dict[date, float]:
+    """The ``rate=None`` rate of every session of ``chain``: the median parity-implied rate of
+    its expiries (those whose own fit gave one; all of them when none did), per year.
+
+    One :func:`~features.option_features.parity_forwards` pass over all the sessions (they
+    are fitted expiry by expiry, so a session's rate never depends on another session)."""
     fits = parity_forwards(chain)
-    good = fits.filter(pl.col("rate_source") == "parity")["rate"]
-    return float(good.median()) if good.len() else float(fits["rate"].median())
+    rates = fits.group_by("quote_date").agg(
+        pl.when((pl.col("rate_source") == "parity").any())
+        .then(pl.col("rate").filter(pl.col("rate_source") == "parity").median())
+        .otherwise(pl.col("rate").median())
+    )
+    return dict(rates.iter_rows())
+
+
+def _session_rate(chain: pl.DataFrame) -> float:
+    return session_rates(chain)[_single_session(chain)]
 
 
 def _rate_for(rate: RateSpec, chain: pl.DataFrame) -> Callable[[float], float]:
@@ -189,10 +202,14 @@ def _expiry_minutes(expiries: pl.DataFrame, now: datetime) -> pl.DataFrame:
     )
 
 
-def _terms(chain: pl.DataFrame, target_days: int, now: datetime, month_end: bool) -> list[tuple[dict, float]]:
-    """The bracketing (expiry row, weight) pairs for a target."""
+def _eligible_expiries(chain: pl.DataFrame, now: datetime, month_end: bool) -> pl.DataFrame:
+    """The chain's VIX-eligible expirations still ahead of ``now``, with ``minutes``, nearest first."""
     expiries = chain.select("root", "expiration", "settlement").unique()
-    expiries = _expiry_minutes(_eligible(expiries, month_end), now).filter(pl.col("minutes") > 0).sort("minutes")
+    return _expiry_minutes(_eligible(expiries, month_end), now).filter(pl.col("minutes") > 0).sort("minutes")
+
+
+def _terms(expiries: pl.DataFrame, target_days: int) -> list[tuple[dict, float]]:
+    """The bracketing (expiry row, weight) pairs for a target, from :func:`_eligible_expiries`."""
     n_target = target_days * 1440.0
     near = expiries.filter(pl.col("minutes") <= n_target).tail(1)
     nxt = expiries.filter(pl.col("minutes") > n_target).head(1)
@@ -203,6 +220,44 @@ def _terms(chain: pl.DataFrame, target_days: int, now: datetime, month_end: bool
     n1, n2 = near["minutes"][0], nxt["minutes"][0]
     w1 = (n2 - n_target) / (n2 - n1)
     return [(near.row(0, named=True), w1), (nxt.row(0, named=True), 1.0 - w1)]
+
+
+def _strike_quotes(chain: pl.DataFrame) -> dict[tuple[str, date], pl.DataFrame]:
+    """Each expiry's calls and puts side by side, ``(root, expiration) -> strike, cb, ca, pb, pa``
+    (strikes quoted on both sides, ascending): one join for the whole session."""
+    side = lambda kind, b, a: chain.filter(pl.col("option_type") == kind).select(  # noqa: E731
+        "root", "expiration", "strike", pl.col("bid").alias(b), pl.col("ask").alias(a))
+    wide = side("C", "cb", "ca").join(side("P", "pb", "pa"), on=["root", "expiration", "strike"], how="inner")
+    return wide.sort("root", "expiration", "strike").partition_by(["root", "expiration"], as_dict=True,
+                                                                  include_key=False)
+
+
+_NO_QUOTES = pl.DataFrame(schema={"strike": pl.Float64, "cb": pl.Float64, "ca": pl.Float64, "pb": pl.Float64,
+                                  "pa": pl.Float64})
+
+
+def _index_level(terms: list[tuple[dict, float]], quotes: dict[tuple[str, date], pl.DataFrame],
+                 rate_fn: Callable[[float], float], target_days: int) -> float:
+    """Steps 4 and 5: the index from its (at most two) terms and the session's :func:`_strike_quotes`."""
+    if not terms:
+        return float("nan")
+    total = 0.0
+    for row, weight in terms:
+        wide = quotes.get((row["root"], row["expiration"]), _NO_QUOTES)
+        years = row["minutes"] / MINUTES_PER_YEAR
+        var, _f, _k0 = term_variance(
+            wide["strike"].to_numpy(),
+            wide["cb"].to_numpy(),
+            wide["ca"].to_numpy(),
+            wide["pb"].to_numpy(),
+            wide["pa"].to_numpy(),
+            years,
+            rate_fn(years),
+        )
+        total += years * var * weight
+    if not np.isfinite(total) or total < 0:
+        return float("nan")
+    return float(100.0 * np.sqrt(total * MINUTES_PER_YEAR / (target_days * 1440.0)))
 
 
 def _single_session(chain: pl.DataFrame) -> date:
@@ -247,52 +302,26 @@ def vix_style_index(
         now = datetime.combine(session, time(16, 15), tzinfo=_NY)
     if month_end is None:
         month_end = target_days == 93
-    rate_fn = _rate_for(rate, chain)
-    terms = _terms(chain, target_days, now, month_end)
-    if not terms:
-        return float("nan")
-    total = 0.0
-    for row, weight in terms:  # at most two expiries
-        opts = chain.filter(
-            (pl.col("root") == row["root"]) & (pl.col("expiration") == row["expiration"])
-        )
-        wide = (
-            opts.filter(pl.col("option_type") == "C")
-            .select("strike", pl.col("bid").alias("cb"), pl.col("ask").alias("ca"))
-            .join(
-                opts.filter(pl.col("option_type") == "P").select(
-                    "strike", pl.col("bid").alias("pb"), pl.col("ask").alias("pa")
-                ),
-                on="strike",
-                how="inner",
-            )
-            .sort("strike")
-        )
-        years = row["minutes"] / MINUTES_PER_YEAR
-        var, _f, _k0 = term_variance(
-            wide["strike"].to_numpy(),
-            wide["cb"].to_numpy(),
-            wide["ca"].to_numpy(),
-            wide["pb"].to_numpy(),
-            wide["pa"].to_numpy(),
-            years,
-            rate_fn(years),
-        )
-        total += years * var * weight
-    if not np.isfinite(total) or total < 0:
-        return float("nan")
-    return float(100.0 * np.sqrt(total * MINUTES_PER_YEAR / (target_days * 1440.0)))
+    terms = _terms(_eligible_expiries(chain, now, month_end), target_days)
+    return _index_level(terms, _strike_quotes(chain), _rate_for(rate, chain), target_days)
 
 
 def vix_family(chain: pl.DataFrame, rate: RateSpec = None, now: datetime | None = None) -> dict[str, float]:
     """``{"vix_9d", "vix_30d", "vix_93d", "vix_183d"}`` for one session's chain.
 
-    ``rate`` and ``now`` as in :func:`vix_style_index` (the parity rate is estimated once).
+    ``rate`` and ``now`` as in :func:`vix_style_index`; each equals :func:`vix_style_index`
+    for its target (the rate, the eligible expirations and each expiry's strikes are found
+    once for the four).
     """
-    if rate is None:
-        rate = _session_rate(chain.filter(pl.col("root").is_in(list(INDEX_ROOTS))))
+    session = _single_session(chain)
+    chain = chain.filter(pl.col("root").is_in(list(INDEX_ROOTS)))
+    if now is None:
+        now = datetime.combine(session, time(16, 15), tzinfo=_NY)
+    rate_fn = _rate_for(rate, chain)
+    expiries = {month_end: _eligible_expiries(chain, now, month_end) for month_end in (False, True)}
+    quotes = _strike_quotes(chain)
     return {
-        name: vix_style_index(chain, days, rate=rate, now=now, month_end=month_end)
+        name: _index_level(_terms(expiries[month_end], days), quotes, rate_fn, days)
         for name, (days, month_end) in VIX_TARGETS.items()
     }
 
@@ -304,14 +333,17 @@ def vix_family_frame(chain: pl.DataFrame, rate: RateSpec = None) -> pl.DataFrame
     16:15 ET close); otherwise the session's latest snapshot is used, with "now" at its
     ``snapshot_time``.
     """
+    has_eod = (pl.col("snapshot_kind") == "eod").any().over("quote_date")
+    latest = pl.col("snapshot_time") == pl.col("snapshot_time").max().over("quote_date")
+    used = chain.filter(pl.col("root").is_in(list(INDEX_ROOTS))).filter(
+        pl.when(has_eod).then(pl.col("snapshot_kind") == "eod").otherwise(latest)
+    )
+    rates = session_rates(used) if rate is None else None  # every session's rate in one pass
     rows = []
-    for (session,), part in chain.group_by("quote_date", maintain_order=True):  # sessions, not options
-        eod = part.filter(pl.col("snapshot_kind") == "eod")
-        if eod.height:
-            use, now = eod, None
-        else:
-            now = part["snapshot_time"].max()
-            use = part.filter(pl.col("snapshot_time") == now)
-        rows.append({"quote_date": session, **vix_family(use, rate=rate, now=now)})
+    for (session,), use in used.group_by("quote_date", maintain_order=True):  # sessions, not options
+        now = None if use["snapshot_kind"][0] == "eod" else use["snapshot_time"].max()
+        rows.append({"quote_date": session, **vix_family(use, rate=rate if rates is None else rates[session], now=now)})
     schema = {"quote_date": pl.Date, **{k: pl.Float64 for k in VIX_TARGETS}}
-    return pl.DataFrame(rows, schema=schema).sort("quote_date")
+    sessions = chain.select(pl.col("quote_date").unique())  # a session without SPX/SPXW rows: NaN
+    return (sessions.join(pl.DataFrame(rows, schema=schema), on="quote_date", how="left")
+            .with_columns(pl.col(list(VIX_TARGETS)).fill_null(float("nan"))).sort("quote_date"))

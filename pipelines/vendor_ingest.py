@@ -250,28 +250,29 @@ def store_result(store: Warehouse, result: ReadResult) -> list[StoreReport]:
     file (and rows with no readable date)."""
     reports = []
     tables = set(result.tables) | set(result.quarantine["table_name"].unique().to_list())
-    for table in sorted(tables):
-        frame = result.tables.get(table)
-        if frame is None:
-            frame = empty_frame(TABLES[table].schema)
-        col = TABLES[table].date_column
-        extra = result.quarantine.filter(pl.col("table_name") == table)
-        data_dates = sorted(set(frame[col].unique().to_list()))
-        source = frame["source"][0] if frame.height else extra["source"][0]
-        reports.append(
-            store_rows(
-                store,
-                table,
-                frame,
-                "vendor",
-                data_dates,
-                source=_stable_source(source),
-                mode="replace" if table in REPLACE_BY_SESSION else "upsert",
-                extra_quarantine=extra,
-                replace_within=REPLACE_BY_SESSION.get(table),
-                quarantine_dates=sorted(set(data_dates) | set(_quarantine_dates(extra))),
+    with store.write_lock():  # every table of the file in one publish
+        for table in sorted(tables):
+            frame = result.tables.get(table)
+            if frame is None:
+                frame = empty_frame(TABLES[table].schema)
+            col = TABLES[table].date_column
+            extra = result.quarantine.filter(pl.col("table_name") == table)
+            data_dates = sorted(set(frame[col].unique().to_list()))
+            source = frame["source"][0] if frame.height else extra["source"][0]
+            reports.append(
+                store_rows(
+                    store,
+                    table,
+                    frame,
+                    "vendor",
+                    data_dates,
+                    source=_stable_source(source),
+                    mode="replace" if table in REPLACE_BY_SESSION else "upsert",
+                    extra_quarantine=extra,
+                    replace_within=REPLACE_BY_SESSION.get(table),
+                    quarantine_dates=sorted(set(data_dates) | set(_quarantine_dates(extra))),
+                )
             )
-        )
     return reports
 
 
@@ -321,6 +322,14 @@ def _ingest(store: Warehouse, path: str | Path, options: IngestOptions, report: 
         report.error, report.error_reason = _with_advice(str(err), err.reason), err.reason
         log_ingest(store, report)
         return
+    # one writer from the replacement decision to the log line: what the decision read is
+    # what gets replaced, and the file's rows, quarantine and log publish together or not at all
+    with store.write_lock():
+        _decide_and_store(store, result, options, report)
+
+
+def _decide_and_store(store: Warehouse, result: ReadResult, options: IngestOptions, report: FileReport) -> None:
+    """Refuse, skip or store a file that was read, and log the outcome (under the write lock)."""
     report.format = result.format
     report.quote_dates = result.quote_dates
     report.snapshot_kind = result.snapshot_kind

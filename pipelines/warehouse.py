@@ -42,6 +42,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -162,10 +163,24 @@ def _version(name: str | Path) -> int:
     return int(Path(name).stem.rsplit("-", 1)[1])
 
 
-def _move_durably(staged: Path, path: Path) -> None:
-    """Move a finished file into place, flushed to disk first (same file system: atomic)."""
-    with open(staged, "rb") as fh:
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as fh:
         os.fsync(fh.fileno())
+
+
+def _flush_all(paths: Sequence[Path]) -> None:
+    """Flush finished files to disk together: the disk overlaps concurrent flushes (40 session
+    files of a multi-day file: ~10 ms instead of ~17 ms one after another)."""
+    if len(paths) <= 1:
+        for path in paths:
+            _fsync(path)
+        return
+    with ThreadPoolExecutor(min(16, len(paths))) as pool:
+        list(pool.map(_fsync, paths))
+
+
+def _move_into_place(staged: Path, path: Path) -> None:
+    """Move a finished, flushed file into place (same file system: atomic)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staged, path)
 
@@ -311,13 +326,15 @@ class Warehouse:
                 return
             try:
                 shutil.rmtree(self.staging, ignore_errors=True)
+                # changed: a file was registered (a 20-year manifest is 1.5 MB of JSON, so
+                # comparing dumps before and after cost ~50 ms per write)
+                self._writing.changed = False
                 try:
                     self._manifest = json.loads(self.manifest_path.read_text())
-                    before = json.dumps(self._manifest, sort_keys=True)
                 except FileNotFoundError:
-                    self._manifest, before = self._adopt_legacy_files(), ""
+                    self._manifest, self._writing.changed = self._adopt_legacy_files(), True
                 yield True
-                if json.dumps(self._manifest, sort_keys=True) != before:
+                if self._writing.changed:
                     self._manifest["serial"] = self._manifest.get("serial", 0) + 1
                     self._write_manifest(self._manifest)
             finally:
@@ -354,6 +371,7 @@ class Warehouse:
     def _register(self, table: str, part: str, kind: str, name: str) -> None:
         """Make ``name`` the current ``kind`` file of a partition and re-derive what is read."""
         entry = self._entry(table, part)
+        self._writing.changed = True
         now = time.time_ns()
         superseded = entry.setdefault("superseded", [])
         if entry.get(kind) and entry[kind] != name:
@@ -520,10 +538,11 @@ class Warehouse:
             staged: dict[str, list[Path]] = {}  # partition -> its files, "<partition>.<index>"
             for f in sorted(staging.iterdir() if staging.exists() else [], key=lambda f: int(f.suffix[1:])):
                 staged.setdefault(f.stem, []).append(f)
+            _flush_all([files[0] for files in staged.values() if len(files) == 1])
             for part in by_partition:
                 files = staged.get(part, [])
                 if len(files) == 1:  # the normal case
-                    self._install(table, part, kind, lambda path: _move_durably(files[0], path))
+                    self._install(table, part, kind, lambda path: _move_into_place(files[0], path))
                 else:  # no rows for this session, or (never seen) polars split it into several files
                     self._publish(pl.concat([frame.clear(), *map(pl.read_parquet, files)]), table, part, kind)
         finally:

@@ -21,6 +21,7 @@ KINDS = {"parquet", "duckdb", "polars"}
 _OWN_PACKAGES = ("features", "pipelines")
 
 
+@cache  # asked for every import of every asset module while the definitions load
 def _module_file(name: str) -> Path | None:
     try:
         spec = importlib.util.find_spec(name)
@@ -29,7 +30,8 @@ def _module_file(name: str) -> Path | None:
     return Path(spec.origin) if spec and spec.origin and spec.origin.endswith(".py") else None
 
 
-def _imports(path: Path) -> set[str]:
+@cache  # each module parsed once, however many assets' code versions include it
+def _imports(path: Path) -> frozenset[str]:
     """The project modules ``path`` imports (``features.*`` / ``pipelines.*``)."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -40,7 +42,7 @@ def _imports(path: Path) -> set[str]:
         else:
             continue
         names |= {c for c in candidates if c.split(".")[0] in _OWN_PACKAGES and _module_file(c)}
-    return names
+    return frozenset(names)
 
 
 def source_modules(module: str) -> set[str]:
