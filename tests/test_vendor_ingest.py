@@ -52,6 +52,16 @@ def test_ingesting_the_same_file_twice_changes_nothing(store, tmp_path):
     assert store.read("quarantine").equals(first_q)
 
 
+def test_a_file_lands_in_one_publish_with_its_log_line(store, tmp_path):
+    ingest_file(store, write(tmp_path / "spx_quotedata.csv.gz", cboe_text()))
+    serial = store.manifest()["serial"]
+    report = ingest_file(store, write(tmp_path / "spx_quotedata_corrected.csv.gz", cboe_text(spot="4150.0")))
+    assert report.ok
+    # the chain, the rows it replaced and the ingest_log line: one manifest publish, never a part of them
+    assert store.manifest()["serial"] == serial + 1
+    assert store.read("ingest_log").height == 2
+
+
 def test_a_corrected_file_replaces_that_session_whole(store, tmp_path):
     ingest_file(store, write(tmp_path / "spx_quotedata.csv.gz", cboe_text()))
     corrected = cboe_text(spot="4150.0")

@@ -55,6 +55,17 @@ def test_rewriting_a_partition_is_idempotent(store):
     assert first.height == 2
 
 
+def test_a_write_that_stores_no_file_leaves_the_manifest_as_it_was(store):
+    from pipelines.readers.quality import empty_quarantine
+
+    store.write_partitions("vix_term_structure", vix_rows([D1], 13.0), "simulated", [D1])
+    before = store.manifest_path.read_bytes()
+    store.write_quarantine("vix_term_structure__x", empty_quarantine(), [D2])  # nothing to record
+    with store.write_lock():
+        store.read("vix_term_structure")
+    assert store.manifest_path.read_bytes() == before
+
+
 def test_replace_mode_only_touches_the_dates_written(store):
     store.write_partitions("vix_term_structure", vix_rows([D1, D2], 13.0), "simulated", [D1, D2])
     store.write_partitions("vix_term_structure", vix_rows([D2], 20.0), "simulated", [D2])
