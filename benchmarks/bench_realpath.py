@@ -1,7 +1,7 @@
 """The real-path run end to end: ingest the real files, then `volsignals run --market real`.
 
     python benchmarks/bench_realpath.py [--data ../shared/data] [--start 2005-01-03] [--end 2025-03-19]
-                                        [--batch-size 63] [--stage all|market]
+                                        [--batch-size N] [--stage all|market]
 
 ``--stage all`` (default): into a temporary warehouse and Dagster instance, ingest the files the
 README lists, then materialize every asset over the sessions (the same code as the CLI), and
@@ -42,7 +42,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--start", type=date.fromisoformat, default=date(2005, 1, 3))
     ap.add_argument("--end", type=date.fromisoformat, default=date(2025, 3, 19))
-    ap.add_argument("--batch-size", type=int, default=63)
+    ap.add_argument("--batch-size", type=int, default=None, help="sessions per Dagster run (default: volsignals run's)")
     ap.add_argument("--stage", choices=["all", "market"], default="all")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-realpath-"))
@@ -69,7 +69,8 @@ def main() -> None:
     if args.stage == "all":
         from pipelines.cli import materialize_range
 
-        materialize_range(args.start, args.end, batch_size=args.batch_size, progress=True, market="real")
+        materialize_range(args.start, args.end, progress=True, market="real",
+                          **({"batch_size": args.batch_size} if args.batch_size else {}))
         what = "every asset (volsignals run --market real)"
     else:
         from features.realpath.chain import SOURCE

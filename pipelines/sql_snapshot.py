@@ -71,12 +71,15 @@ def sync_working(store: Warehouse, manifest: dict) -> None:
     from pipelines.warehouse import TABLES
 
     store.views.mkdir(parents=True, exist_ok=True)
-    # bounded memory whatever the history: DuckDB spills to the staging folder beyond this
+    # bounded memory whatever the history: DuckDB spills to the staging folder beyond this (it
+    # creates only the last folder of the path, and the write lock has just removed staging)
+    spill = store.staging / "duckdb_tmp"
+    spill.mkdir(parents=True, exist_ok=True)
     # insertion order is not kept: files are still read in date order, so each block holds a few
     # adjacent sessions (min/max pruning intact), and loading is ~25 % faster (two-year build:
     # 11.2 s instead of 15.3 s); ORDER BY and SQL results are unaffected
     con = duckdb.connect(str(store.working_db), config={"memory_limit": WORKING_MEMORY,
-                                                       "temp_directory": str(store.staging / "duckdb_tmp"),
+                                                       "temp_directory": str(spill),
                                                        "preserve_insertion_order": False})
     try:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {META_SCHEMA}")

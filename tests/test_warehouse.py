@@ -427,3 +427,20 @@ def test_volsignals_sql_answers_from_the_last_snapshot_while_a_writer_holds_the_
     with Warehouse(sql_store.root).write_lock():  # a long write in progress
         assert _sql("SELECT count(*) AS n FROM vix_term_structure") == ""
     assert "1" in capsys.readouterr().out
+
+
+def test_a_snapshot_larger_than_the_working_memory_spills_to_disk_and_publishes(store, monkeypatch):
+    """The real-path run's 18.5 M option rows needed DuckDB to spill; the spill folder's parent
+    (staging) did not exist, and the publish at the end of a 10-minute run failed."""
+    from pipelines import sql_snapshot
+    from pipelines.warehouse import TABLES, register_table
+
+    if "bench_rows" not in TABLES:
+        register_table("bench_rows", "quote_date", "date")
+    monkeypatch.setattr(sql_snapshot, "WORKING_MEMORY", "16MB")
+    days = [date(2024, 1, d) for d in range(2, 7)]
+    for day in days:
+        store.write_partitions("bench_rows", daily_rows(400_000, day, 1.0), "derived", [day])
+    assert store.publish_views()
+    with duckdb.connect(str(store.db_path), read_only=True) as con:
+        assert con.sql("SELECT count(*) FROM bench_rows").fetchone()[0] == 2_000_000
