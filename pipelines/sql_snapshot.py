@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
+import polars as pl
 
 if TYPE_CHECKING:
     from pipelines.warehouse import Warehouse
@@ -109,9 +110,11 @@ def sync_working(store: Warehouse, manifest: dict) -> None:
             _sync_table(con, table, layout.date_column, layout.grain, want, have if table in existing else None,
                         schema_file if schema_file.exists() else None)
             con.execute(f"DELETE FROM {META_SCHEMA}.published WHERE table_name = ?", [table])
-            if want:
-                con.executemany(f"INSERT INTO {META_SCHEMA}.published VALUES (?, ?, ?)",
-                                [(table, part, file) for part, file in want.items()])
+            if want:  # one statement, not one per partition (20 years: 5,000 sessions per table)
+                con.register("_published", pl.DataFrame(
+                    {"table_name": table, "partition": list(want), "file": list(want.values())}).to_arrow())
+                con.execute(f"INSERT INTO {META_SCHEMA}.published SELECT * FROM _published")
+                con.unregister("_published")
         for sql_file in _sql_files():
             con.execute(sql_file.read_text())
         con.execute("COMMIT")
