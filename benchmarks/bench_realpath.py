@@ -22,6 +22,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from pipelines.cli import DEFAULT_BATCH  # light: the CLI module imports Dagster only when it runs
+
 ROOT = Path(__file__).resolve().parents[1]
 FILES = [
     "yahoo_gspc_daily/GSPC_1927-12-30_2023-12-28_fja05680.csv.gz", "yahoo_gspc_daily/GSPC_2005-04-12_2025-04-04_jasonli.csv",
@@ -42,7 +44,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--start", type=date.fromisoformat, default=date(2005, 1, 3))
     ap.add_argument("--end", type=date.fromisoformat, default=date(2025, 3, 19))
-    ap.add_argument("--batch-size", type=int, default=None, help="sessions per Dagster run (default: volsignals run's)")
+    ap.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"sessions per Dagster run (default {DEFAULT_BATCH})")
     ap.add_argument("--stage", choices=["all", "market"], default="all")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-realpath-"))
@@ -69,8 +71,7 @@ def main() -> None:
     if args.stage == "all":
         from pipelines.cli import materialize_range
 
-        materialize_range(args.start, args.end, progress=True, market="real",
-                          **({"batch_size": args.batch_size} if args.batch_size else {}))
+        materialize_range(args.start, args.end, batch_size=args.batch_size, progress=True, market="real")
         what = "every asset (volsignals run --market real)"
     else:
         from features.realpath.chain import SOURCE

@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from pipelines.cli import DEFAULT_BATCH  # light: the CLI module imports Dagster only when it runs
+
 #: Seconds spent inside each asset body (op name -> s), and in each Dagster run (label -> s).
 COMPUTE: dict[str, float] = {}
 RUNS: list[tuple[str, float]] = []
@@ -98,7 +100,7 @@ def main() -> None:
     parser.add_argument("--keep-data", type=Path, help="keep the warehouse and Dagster home in this folder")
     parser.add_argument("--start", help="first session (default: volsignals run's default)")
     parser.add_argument("--end", help="last session (default: volsignals run's default)")
-    parser.add_argument("--batch-size", type=int, help="sessions per Dagster run (default: volsignals run's default)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"sessions per Dagster run (default {DEFAULT_BATCH})")
     args = parser.parse_args()
 
     root = args.keep_data or Path(tempfile.mkdtemp(prefix="bench_run_"))
@@ -125,7 +127,7 @@ def main() -> None:
     _time_runs(Materializer)
     cpu0 = os.times()
     t0 = time.perf_counter()
-    materialize_range(start, end, progress=False, **({"batch_size": args.batch_size} if args.batch_size else {}))
+    materialize_range(start, end, batch_size=args.batch_size, progress=False)
     wall = time.perf_counter() - t0
     cpu = os.times()
     instance = dg.DagsterInstance.get()

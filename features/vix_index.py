@@ -267,6 +267,15 @@ def _single_session(chain: pl.DataFrame) -> date:
     return dates[0]
 
 
+def _index_session(chain: pl.DataFrame, now: datetime | None) -> tuple[pl.DataFrame, datetime]:
+    """One session's SPX/SPXW rows (the index is defined on SPX options only; the table may also
+    hold SPY/XSP rows) and the calculation time (default 16:15 ET of the quote date)."""
+    session = _single_session(chain)
+    if now is None:
+        now = datetime.combine(session, time(16, 15), tzinfo=_NY)
+    return chain.filter(pl.col("root").is_in(list(INDEX_ROOTS))), now
+
+
 def vix_style_index(
     chain: pl.DataFrame,
     target_days: int,
@@ -295,11 +304,7 @@ def vix_style_index(
     float
         The index level, NaN when the target cannot be bracketed.
     """
-    session = _single_session(chain)
-    # the index is defined on SPX options only (the table may also hold SPY/XSP rows)
-    chain = chain.filter(pl.col("root").is_in(list(INDEX_ROOTS)))
-    if now is None:
-        now = datetime.combine(session, time(16, 15), tzinfo=_NY)
+    chain, now = _index_session(chain, now)
     if month_end is None:
         month_end = target_days == 93
     terms = _terms(_eligible_expiries(chain, now, month_end), target_days)
@@ -313,10 +318,7 @@ def vix_family(chain: pl.DataFrame, rate: RateSpec = None, now: datetime | None 
     for its target (the rate, the eligible expirations and each expiry's strikes are found
     once for the four).
     """
-    session = _single_session(chain)
-    chain = chain.filter(pl.col("root").is_in(list(INDEX_ROOTS)))
-    if now is None:
-        now = datetime.combine(session, time(16, 15), tzinfo=_NY)
+    chain, now = _index_session(chain, now)
     rate_fn = _rate_for(rate, chain)
     expiries = {month_end: _eligible_expiries(chain, now, month_end) for month_end in (False, True)}
     quotes = _strike_quotes(chain)

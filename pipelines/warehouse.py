@@ -164,6 +164,7 @@ def _version(name: str | Path) -> int:
 
 
 def _fsync(path: Path) -> None:
+    """Flush a finished file's contents to disk."""
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
 
@@ -282,8 +283,7 @@ class Warehouse:
         self.staging.mkdir(parents=True, exist_ok=True)
         tmp = self.staging / f"{MANIFEST_FILE}.tmp-{os.getpid()}"
         tmp.write_text(json.dumps(manifest, sort_keys=True))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
+        _fsync(tmp)
         os.replace(tmp, self.manifest_path)
 
     def _adopt_legacy_files(self) -> dict:
