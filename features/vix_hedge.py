@@ -12,10 +12,10 @@ day), and that a second engine tied to recently open condors never fired in a cr
   what a layer covers: ``n = fraction x loss / gain``, with ``gain`` the scenario gain of one
   call (its VX future moves ``beta x stress_vix_move``, :func:`vx_vix_beta`; VVIX moves
   ``stress_vvix_move``), rounded to whole contracts.
-* **Instrument.**  One-month VIX calls at ``call_delta`` (≈30-delta, as Cboe's VXTH) on the VX
-  contract nearest ``t + horizon_days`` with at least ``min_days_to_expiry`` left, priced by
-  :mod:`features.vix_options` (Black-76 on that future, smile scaled by VVIX), strikes on the
-  0.5-point grid.  Marks are the model price; every traded contract pays
+* **Instrument.**  One-month VIX calls at ``call_delta`` (≈30-delta, as Cboe's VXTH) on the
+  monthly VX contract (:func:`monthly_contracts`) nearest ``t + horizon_days`` with at least
+  ``min_days_to_expiry`` left, priced by :mod:`features.vix_options` (Black-76 on that
+  future, smile scaled by VVIX), strikes on the 0.5-point grid.  Marks are the model price; every traded contract pays
   ``fill.vix_half_spread`` plus commission per leg.
 
 Layers (one row per session per layer in :func:`hedge_layers`):
@@ -43,6 +43,12 @@ Layers (one row per session per layer in :func:`hedge_layers`):
     engine_floor_equity_fraction x equity)`` and holds them until the signal has been off for
     ``engine_off_days`` sessions, the expiry rolls (re-bought if the signal is still on) or
     monetization.
+
+Sub-tick instruments.  A call (or spread) whose model price is under one VIX option tick
+(``VIX_TICK``, 0.05 index points = $5) is not bought, and a base or engine layer does not open
+or re-size on a scenario gain under one tick: a price that cannot be quoted cannot be paid, and dividing a stress loss by a
+near-zero gain would size millions of contracts (it did on the real 2006 VVIX prints of
+15.7-37.9, which price one-month calls at 1e-26).
 
 Triggers common to every layer.  *Roll*: when the held contract has fewer than
 ``min_days_to_expiry`` days left it is sold at the model mark and, if the layer still wants
@@ -85,6 +91,8 @@ from features.vix_options import price_vix_options, vix_call_price, vix_call_str
 __all__ = ["STATE_COLUMNS", "hedge_layers", "hedge_pnl", "vx_vix_beta", "book_stress_loss", "condor_book_stress", "engine_signal", "vxth_weight", "LAYERS"]
 
 LAYERS = ("base", "vxth", "second_engine")
+#: Minimum price increment of VIX options, index points (Cboe: $0.05 below $3, per unit of 100).
+VIX_TICK = 0.05
 BETA_MIN_OBS = 20
 ATTR = ("attr_delta", "attr_gamma", "attr_theta", "attr_vega")
 
@@ -216,6 +224,18 @@ def _scalar_price(f: float, k1: float, k2: float, t: float, vvix: float, rate: f
     return p - vix_call_price(f, k2, t, vvix, rate) if k2 == k2 else p
 
 
+def monthly_contracts(vx_futures: pl.DataFrame) -> pl.DataFrame:
+    """The standard monthly VX contracts: the futures that standard VIX options expire with.
+
+    Weekly futures (``contract`` ``VXW …``, listed from 2015) are dropped: they are listed
+    only weeks before their expiry, so a call held on one had no settlement to mark on most
+    sessions (236 stale marks over 2015-2025 on the real path).  Rows without a ``contract``
+    name (modelled curves) are monthly by construction."""
+    if "contract" not in vx_futures.columns:
+        return vx_futures
+    return vx_futures.filter(pl.col("contract").is_null() | ~pl.col("contract").str.starts_with("VXW"))
+
+
 def _daily_inputs(book: pl.DataFrame, features_asof: pl.DataFrame, vx_futures: pl.DataFrame, config: StrategyConfig) -> pl.DataFrame:
     """One row per session: features as of its close, beta, engine signal, target contract."""
     h = config.hedge
@@ -233,7 +253,7 @@ def _daily_inputs(book: pl.DataFrame, features_asof: pl.DataFrame, vx_futures: p
     )
     d = d.join(engine_signal(d.select("date", "vix", "vix3m", "vvix", "in_event_window", "vol_regime", "term_regime"), h), on="date", how="left")
     target = (
-        vx_futures.select("date", "expiration", "settle")
+        monthly_contracts(vx_futures).select("date", "expiration", "settle")
         .with_columns((pl.col("expiration") - pl.col("date")).dt.total_days().cast(pl.Float64).alias("_tau"))
         .filter(pl.col("_tau") >= h.min_days_to_expiry)
         .with_columns((pl.col("_tau") - h.horizon_days).abs().alias("_dist"))
@@ -408,9 +428,10 @@ def hedge_layers(
             if not sig_l[i]:
                 armed = True
             # decide what the layer wants after the close
-            can = texp_l[i] >= 0 and math.isfinite(tfwd_l[i]) and math.isfinite(call_p[i]) and call_p[i] > 0
             gain = spread_gain[i] if spread else call_gain[i]
             unit_p = spread_p[i] if spread else call_p[i]
+            can = texp_l[i] >= 0 and math.isfinite(tfwd_l[i]) and math.isfinite(unit_p) and unit_p >= VIX_TICK
+            covers = math.isfinite(gain) and gain >= VIX_TICK  # sizing on the scenario gain needs one
             want = 0.0
             reason = ""
             if layer == "base":
@@ -418,7 +439,7 @@ def hedge_layers(
                     target_cover = h.base_fraction * stress_l[i]
                     if target_cover < (1.0 - h.resize_band) * covered or target_cover > (1.0 + h.resize_band) * covered:
                         gnow = _scalar_price(F_last + beta_l[i] * h.stress_vix_move, K1, math.nan, max((E - day_l[i]) / 365.0, 1 / 365), shock_v[i], rate) - mark
-                        new = float(np.round(target_cover / (100.0 * gnow))) if gnow > 0 else nc
+                        new = float(np.round(target_cover / (100.0 * gnow))) if gnow >= VIX_TICK else nc
                         if new != nc:
                             traded += abs(new - nc)
                             ev, text = "resize", f"stress loss ${stress_l[i]:,.0f} left the band around ${covered / h.base_fraction:,.0f}"
@@ -426,7 +447,7 @@ def hedge_layers(
                             nc = new
                             covered = nc * 100.0 * gnow
                             held = nc > 0
-                elif can and stress_l[i] > 0 and blocked_expiry != texp_l[i] and gain > 0:
+                elif can and covers and stress_l[i] > 0 and blocked_expiry != texp_l[i]:
                     want = float(np.round(h.base_fraction * stress_l[i] / (100.0 * gain)))
                     reason = f"covers {h.base_fraction:.0%} of stress loss ${stress_l[i]:,.0f} (SPX {h.stress_spx_move:+.0%}, VIX {h.stress_vix_move:+.0f})"
             elif layer == "vxth":
@@ -437,7 +458,7 @@ def hedge_layers(
                         want = float(np.floor(w * equity / (100.0 * unit_p)))
                         reason = f"VXTH weight {w:.2%} of equity at VX {tfwd_l[i]:.2f}"
             else:  # second_engine
-                if not held and sig_l[i] and (armed or ev == "roll") and can and gain > 0:
+                if not held and sig_l[i] and (armed or ev == "roll") and can and covers:
                     ref = max(stress_l[i], stress_ref_l[i], h.engine_floor_equity_fraction * equity)
                     want = float(np.round(h.engine_fraction * ref / (100.0 * gain)))
                     reason = f"signal: {sig_why[i]}; covers {h.engine_fraction:.0%} of ${ref:,.0f}"

@@ -1,20 +1,27 @@
-"""The ALVH frontier over 2005-2025: sweep, in-sample choice, out-of-sample report, charts.
+"""The ALVH frontier: sweep, in-sample choice, out-of-sample report, charts.
 
-    python scripts/hedge_frontier_report.py --market simulated [--seed 7] [--chart docs/hedge_frontier.png]
+    python scripts/hedge_frontier_report.py --warehouse /tmp/real [--chart docs/hedge_frontier_real.png]
+    python scripts/hedge_frontier_report.py --simulated [--seed 7] [--chart docs/hedge_frontier_simulated.png]
 
-``--market simulated`` builds the embedded simulator's market in memory (daily tables from the
+``--warehouse`` (default ``$VOLSIGNALS_WAREHOUSE``) sweeps the condor book that the pipeline
+stored there, e.g. after ``volsignals run --market real --start 2005-01-03 --end 2025-03-19``:
+the same inputs as the ``hedge_frontier`` asset (:func:`pipelines.assets.hedge_frontier.stored_book_inputs`),
+so its figures are the asset's; it says whether they reproduce the asset's stored table.
+``--simulated`` builds the embedded simulator's market in memory instead (daily tables from the
 2000-01-03 origin, small chains for every session 2005-01-03..2025-12-31, option features,
-market features and regimes), runs the condor book once and then every configuration of
-:func:`features.hedge_sweep.sweep_grid`.  It prints the chosen configuration (selected on
-2005-2014 only), its in- and out-of-sample figures, whether it meets the goal out of sample,
-the frontier's closest approach to the goal, and the per-crisis table.  These are SIMULATED
-numbers: the simulator's crises are not 2008 or 2020, only windows with those dates.
+market features and regimes) and runs the condor book once.  Either way it then runs every
+configuration of :func:`features.hedge_sweep.sweep_grid` and prints the chosen configuration
+(selected on 2005-2014 only), its in- and out-of-sample figures, whether it meets the goal out
+of sample, the frontier's closest approach to the goal, and the per-crisis table.  Simulated
+numbers are only a development check: the simulator's crises are not 2008 or 2020, only
+windows with those dates.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import replace
@@ -28,7 +35,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from features.hedge_sweep import (  # noqa: E402
-    CRISES, GOAL_COST, GOAL_DD_RATIO, build_sweep_inputs, choose_default, evaluate_config, meets_goal, run_sweep, sweep_grid,
+    CRISES, GOAL_COST, GOAL_DD_RATIO, PERIODS, build_sweep_inputs, choose_default, evaluate_config, meets_goal, run_sweep, sweep_grid,
 )
 from features.market_features import market_features  # noqa: E402
 from features.option_features import option_features  # noqa: E402
@@ -66,44 +73,32 @@ def simulated_inputs(seed: int, start: date, end: date, config: StrategyConfig):
     return build_sweep_inputs(opts, feats, dm.spx_daily, dm.vx_futures, config)
 
 
-def realpath_inputs(data: Path, config: StrategyConfig):
-    """Sweep inputs on the real-path market (issue #10 item 1, helper "realpath"): the real
-    S&P 500, VIX family, VVIX, SKEW and T-bill series, the real CFE VX settlements (all listed
-    monthlies 2004-2025), the checked-in event calendar and the real breadth where it exists;
-    the SPX chain is the real-path model chain of each session, standard monthlies only (the
-    condor then enters the monthly nearest 45 days; weeklies would triple the rows of 20
-    years).  Cash earns the T-bill series."""
-    from features.realpath.chain import build_chain
-    from features.realpath.inputs import settlement_prices
-    from pipelines.events_calendar import published_events
-    from pipelines.readers import read_file
-    from pipelines.realpath import END, START, load_inputs
+def stored_inputs(warehouse: str | None):
+    """Sweep inputs from a warehouse the pipeline built (e.g. by ``volsignals run --market
+    real``): the stored condor book and features, exactly what the ``hedge_frontier`` asset
+    sweeps, and that asset's stored table (empty when it was never materialized)."""
+    from pipelines.assets.hedge_frontier import TABLE, stored_book_inputs
+    from pipelines.resources import StrategyResource
+    from pipelines.warehouse import Warehouse
 
-    inputs, sets, _ = load_inputs(data)
-    config = replace(config, condor=replace(config.condor, roots=("SPX",)))
-    parts = []
-    for year in sorted(inputs["date"].dt.year().unique().to_list()):
-        chain = build_chain(inputs.filter(pl.col("date").dt.year() == year), roots=("SPX",))
-        if chain.height:
-            chain = chain.filter(pl.col("expiration") <= pl.col("quote_date") + pl.duration(days=75))
-            parts.append(option_features(chain).filter(pl.col("snapshot_kind") == "eod").select(OPTION_COLUMNS))
-    opts = pl.concat(parts).filter(pl.col("quote_date").is_between(START, END))
-    vix_ts = pl.concat([read_file(data / "cboe_vix_indices" / f"{s}_History.csv").tables["vix_term_structure"]
-                        for s in ("VIX", "VIX9D", "VIX3M", "VIX6M", "SKEW", "VVIX")])
-    vx = read_file(data / "cfe_vx_futures_2015_2025" / "all_listed_2004_2025" / "vix_futures_history.csv").tables["vx_futures"]
-    vx = vx.filter(pl.col("contract").str.starts_with("VX "))  # monthlies: VIX options expire with them
-    y = data / "yahoo_gspc_daily"  # the same two files load_inputs joins, with high/low/volume
-    old = read_file(y / "GSPC_1927-12-30_2023-12-28_fja05680.csv.gz").tables["spx_daily"]
-    new = read_file(y / "GSPC_2005-04-12_2025-04-04_jasonli.csv").tables["spx_daily"]
-    spx = pl.concat([old.filter(pl.col("date") < new["date"].min()), new]).filter(pl.col("date").is_between(date(2003, 1, 1), END))
-    breadth = pl.DataFrame(schema={"date": pl.Date, "advancing": pl.Int64, "declining": pl.Int64})
-    events = published_events()
-    mf = market_features(spx, breadth, vix_ts, vx, events)
-    reg = market_regimes(mf)
-    feats = mf.join(reg.drop([c for c in reg.columns if c in mf.columns and c != "date"]), on="date", how="left")
-    settle = settlement_prices(inputs.select("date", "open", "close"), sets)
-    rates = inputs.select("date", "rate").drop_nulls()  # each session accrues at the rate dated before it
-    return build_sweep_inputs(opts, feats, settle, vx, config, rates)
+    store = Warehouse(warehouse)  # the pipeline's own strategy parameters, as pipelines/definitions.py reads them
+    config = StrategyResource.from_json(os.environ.get("VOLSIGNALS_STRATEGY")).to_strategy_config()
+    stored = store.read(TABLE) if store.files(TABLE) else pl.DataFrame()
+    return stored_book_inputs(store, config), stored
+
+
+def same_as_stored(results: pl.DataFrame, stored: pl.DataFrame) -> bool:
+    """Whether this sweep reproduces the asset's stored table, figure for figure (NaN, e.g.
+    a drawdown ratio over a book that never drew down, equals NaN)."""
+    from polars.testing import assert_frame_equal
+
+    cols = [c for c in results.columns if c in stored.columns]
+    try:
+        assert_frame_equal(results.sort("config_id").select(cols), stored.sort("config_id").select(cols),
+                           check_dtypes=False, check_exact=False, rel_tol=0.0, abs_tol=1e-9)
+    except AssertionError:
+        return False
+    return True
 
 
 def crisis_table(rows: dict[str, dict]) -> str:
@@ -122,8 +117,9 @@ def crisis_table(rows: dict[str, dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--market", choices=["simulated", "real"], default="simulated")
-    ap.add_argument("--data", type=Path, default=REPO_ROOT.parent / "shared" / "data")
+    source = ap.add_mutually_exclusive_group()
+    source.add_argument("--warehouse", default=None, help="the pipeline's warehouse (default $VOLSIGNALS_WAREHOUSE)")
+    source.add_argument("--simulated", action="store_true", help="the simulator's market, built in memory")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--chart", type=Path, default=None)
     ap.add_argument("--csv", type=Path, default=None, help="write every configuration's row here")
@@ -136,10 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     config = StrategyConfig()
     t0 = time.perf_counter()
-    if args.market == "real":
-        inputs = realpath_inputs(args.data, config)
-    else:
+    stored = pl.DataFrame()
+    if args.simulated:
         inputs = simulated_inputs(args.seed, args.start, args.end, config)
+        label = f"SIMULATED market (seed {args.seed}); condor book built"
+    else:
+        inputs, stored = stored_inputs(args.warehouse)
+        label = f"condor book stored in {args.warehouse or '$VOLSIGNALS_WAREHOUSE'}; read"
     t1 = time.perf_counter()
     configs = sweep_grid() if args.grid == "full" else sweep_grid((0.0, 0.5), (0.0, 1.0), (0.0, 0.5), (3.0,), (0.5,))
     mapper = None
@@ -151,12 +150,18 @@ def main(argv: list[str] | None = None) -> int:
     res = run_sweep(configs, inputs, mapper)
     t2 = time.perf_counter()
     where = f"on Dask ({args.dask if args.dask != 'local' else f'{args.workers} local workers'})" if args.dask else "one process"
-    label = "REAL-PATH market (real daily data, model SPX chain)" if args.market == "real" else f"SIMULATED market (seed {args.seed})"
     print(f"{label}, sessions {inputs.book['date'].min()}..{inputs.book['date'].max()}; "
-          f"condor book built in {t1 - t0:.0f} s, {len(configs)} configurations in {t2 - t1:.0f} s "
-          f"({len(configs) / (t2 - t1) * 60:.0f} per minute, {where})\n")
+          f"{t1 - t0:.0f} s, {len(configs)} configurations in {t2 - t1:.0f} s "
+          f"({len(configs) / (t2 - t1) * 60:.0f} per minute, {where})")
+    if stored.height:
+        verdict = "yes" if same_as_stored(res, stored) else "NO (stored by other code or another strategy config)"
+        print(f"equal to the stored hedge_frontier table ({stored.height} configurations): {verdict}")
+    print()
     if args.csv:
         res.write_csv(args.csv)
+    if "is_dd_ratio" not in res.columns:
+        print(f"no in-sample session ({PERIODS['is'][0]}..{PERIODS['is'][1]}) in this book: no configuration is chosen")
+        return 0
     chosen = choose_default(res)
     unhedged = evaluate_config({"base_fraction": 0.0, "vxth_weight_scale": 0.0, "engine_fraction": 0.0}, inputs)
     print("Chosen on 2005-2014 (min in-sample drawdown ratio among configurations costing <= 1.5 %/yr net):")

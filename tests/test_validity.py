@@ -57,7 +57,7 @@ def test_no_reader_restates_a_bound():
 
 def test_a_row_on_the_bound_passes_and_one_beyond_fails():
     ok = dict(validity.vix_rules())[validity.LEVEL_OUT_OF_RANGE]
-    frame = pl.DataFrame({"series": ["VIX", "VIX", "VVIX", "SKEW"], "value": [250.0, 250.01, 500.0, 49.9]})
-    assert frame.select(ok).to_series().to_list() == [True, False, True, False]
+    frame = pl.DataFrame({"series": ["VIX", "VIX", "VVIX", "VVIX", "SKEW"], "value": [250.0, 250.01, 500.0, 15.71, 49.9]})
+    assert frame.select(ok).to_series().to_list() == [True, False, True, False, False]
     vx = dict(validity.vx_rules())[validity.VX_SETTLE_OUT_OF_RANGE]
     assert pl.DataFrame({"settle": [1.255, 16.62, 166.2]}).select(vx).to_series().to_list() == [False, True, False]

@@ -19,14 +19,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
 from features.hedge_sweep import (  # noqa: E402
-    CRISES, GOAL_COST, GOAL_DD_RATIO, PERIOD_METRICS, PERIODS, choose_default, meets_goal, run_sweep, sweep_grid, sweep_inputs_from_book,
+    CRISES, GOAL_COST, GOAL_DD_RATIO, PERIOD_METRICS, PERIODS, SweepInputs, choose_default, meets_goal, run_sweep, sweep_grid,
+    sweep_inputs_from_book,
 )
+from features.strategy_config import StrategyConfig  # noqa: E402
 from pipelines.assets.common import KINDS, code_version  # noqa: E402
 from pipelines.distributed import SCHEDULER_ENV, map_on_dask  # noqa: E402
 from pipelines.assets.decisions import point_in_time_features, stored_cash_rates, vx_futures_with_model  # noqa: E402
 from pipelines.metadata import definition_metadata, png_markdown, table_metadata  # noqa: E402
 from pipelines.resources import StrategyResource, WarehouseResource  # noqa: E402
-from pipelines.warehouse import TABLES, register_table  # noqa: E402
+from pipelines.warehouse import TABLES, Warehouse, register_table  # noqa: E402
 
 GROUP = "decisions"
 TABLE = "hedge_frontier"
@@ -43,6 +45,22 @@ def stored_columns() -> dict[str, pl.DataType]:
     for name in CRISES:
         cols |= {f"crisis_{name}_unhedged": pl.Float64, f"crisis_{name}_hedged": pl.Float64}
     return cols | {"chosen": pl.Boolean, "first_session": pl.Date, "last_session": pl.Date}
+
+
+def stored_book_inputs(store: Warehouse, config: StrategyConfig) -> SweepInputs:
+    """The sweep's inputs from what the pipeline stored: the unhedged condor book
+    (``condor_positions``, ``condor_trades``) over the backtest's sessions, the point-in-time
+    features, the VX curve (real settlements, modelled where there are none) and the stored
+    cash rates.  The asset and ``scripts/hedge_frontier_report.py --warehouse`` both start
+    here, so the report's frontier is the asset's."""
+    days = store.read("backtest_daily").filter(pl.col("strategy") == "unhedged").select("date").sort("date")
+    trades = store.read("condor_trades")
+    if "strategy" in trades.columns:
+        trades = trades.filter(pl.col("strategy") == "unhedged")
+    return sweep_inputs_from_book(
+        store.read("condor_positions"), trades, days, point_in_time_features(store),
+        vx_futures_with_model(store, days["date"]), config, cash_rates=stored_cash_rates(store),
+    )
 
 
 def frontier_chart(results: pl.DataFrame, chosen_id: int):
@@ -83,15 +101,7 @@ def frontier_chart(results: pl.DataFrame, chosen_id: int):
 )
 def hedge_frontier(context: dg.AssetExecutionContext, warehouse: WarehouseResource, strategy: StrategyResource):
     store = warehouse.store()
-    config = strategy.to_strategy_config()
-    days = store.read("backtest_daily").filter(pl.col("strategy") == "unhedged").select("date").sort("date")
-    trades = store.read("condor_trades")
-    if "strategy" in trades.columns:
-        trades = trades.filter(pl.col("strategy") == "unhedged")
-    inputs = sweep_inputs_from_book(
-        store.read("condor_positions"), trades, days, point_in_time_features(store),
-        vx_futures_with_model(store, days["date"]), config, cash_rates=stored_cash_rates(store),
-    )
+    inputs = stored_book_inputs(store, strategy.to_strategy_config())
     configs = sweep_grid()
     # on the Dask cluster at $VOLSIGNALS_DASK_SCHEDULER when one is configured, else in this step
     on_dask = bool(os.environ.get(SCHEDULER_ENV))

@@ -201,3 +201,29 @@ def test_a_vvix_revision_published_later_does_not_change_earlier_decisions():
     with_rev = hedge_layers(_book(), pl.concat([feats, revised]), _vx(), cfg)
     cut = pl.col("date") < DAYS[40]
     assert base.filter(cut).equals(with_rev.filter(cut))
+
+
+def test_a_held_call_worth_under_one_tick_never_resizes_the_layer():
+    # as on the real 2006-03-15: the held call is far out of the money (VX fell from 17 to 12),
+    # a VVIX print of 15 prices it at ~1e-26, and the book's stress loss leaves the band
+    level = np.full(N, 17.0)
+    level[15:] = 12.0
+    vvix = np.full(N, 90.0)
+    vvix[20:23] = 15.0
+    stress = np.full(N, 20_000.0)
+    stress[21:] = 60_000.0
+    base = _layer(hedge_layers(_book(stress), _features(vvix=vvix), _vx(level), CFG), "base")
+    assert base["contracts"].max() < 10_000  # before the tick floor: 10**8 contracts
+    assert base.filter(pl.col("date").is_in(DAYS[20:23]) & (pl.col("traded") > 0)).height == 0
+
+
+def test_calls_are_bought_on_monthly_vx_contracts_never_on_weeklies():
+    monthly = _vx().with_columns(("VX " + pl.col("expiration").cast(pl.String)).alias("contract"))
+    # a weekly future 30 days out every session: nearer the horizon than any monthly
+    weekly = pl.DataFrame([dict(date=d, expiration=d + timedelta(days=30), settle=17.2, contract=f"VXW {d + timedelta(days=30)}")
+                           for d in DAYS])
+    cfg = replace(CFG, hedge=replace(QUIET, vxth_weight_scale=1.0))
+    layers = hedge_layers(_book(), _features(), pl.concat([monthly, weekly]), cfg)
+    held = layers.filter(pl.col("on"))
+    assert held.height and set(held["expiry"].to_list()) <= set(VX_EXPIRIES)
+    assert not held["stale_mark"].any()
