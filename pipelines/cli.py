@@ -237,7 +237,8 @@ def summary() -> str:
     from pipelines.warehouse import TABLES, Warehouse
 
     store = Warehouse()
-    lines = [f"warehouse: {store.root}", ""]
+    where = f"{store.url} (cache {store.root})" if store.url else str(store.root)
+    lines = [f"warehouse: {where}", ""]
     con = store.connect_readonly()
     try:
         for table, layout in TABLES.items():

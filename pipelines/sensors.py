@@ -31,14 +31,15 @@ import dagster as dg
 
 from pipelines.recompute import PER_SESSION_ASSETS, last_stored_session, recompute_plan, skip_report, skipped_assets
 from pipelines.resources import WarehouseResource
-from pipelines.warehouse import warehouse_root
+from pipelines.warehouse import Warehouse
 
 REJECTED = "rejected"
 PLANS = ".plans"
 
 
 def landing_folder() -> Path:
-    return Path(os.environ.get("VOLSIGNALS_LANDING", warehouse_root() / "landing"))
+    """``$VOLSIGNALS_LANDING``, else ``landing`` in the warehouse folder (its local cache when it is remote)."""
+    return Path(os.environ.get("VOLSIGNALS_LANDING", Warehouse().root / "landing"))
 
 
 def _fingerprint(st: os.stat_result) -> str:

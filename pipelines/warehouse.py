@@ -30,6 +30,20 @@ before still finds them.
 holding the manifest's rows, plus the macros of ``warehouse/*.sql`` (see
 :mod:`pipelines.sql_snapshot` for why native tables and how a publish keeps users'
 sessions and writes apart).
+
+On an object store (``s3://bucket/prefix``, :mod:`pipelines.object_store`) the same layout
+lives under the prefix, and the bucket is the record: each process works in a local cache
+folder (``VOLSIGNALS_WAREHOUSE_CACHE``, default ``~/.cache/volsignals/s3/<bucket>/<prefix>``)
+with every path above, so the code paths are the local ones. Readers take the remote
+manifest (a conditional GET: unchanged, it is not downloaded again) and fetch only the files
+they open that the cache lacks. A writer holds the cache's file lock *and* the bucket's
+writer lease (:class:`~pipelines.object_store.Lease`), starts from the remote manifest, and
+on a clean exit uploads the files it registered (versioned names: create-only, never
+overwritten), then the manifest in one PUT conditional on the ETag it started from (a
+snapshot for readers, and a compare-and-swap against any other writer), then deletes the
+superseded files it dropped. A failed or killed write publishes nothing remotely. The SQL
+snapshot is built in the cache (DuckDB cannot read s3:// here) and uploaded as
+``<prefix>/volsignals.duckdb`` for other machines to download.
 """
 
 from __future__ import annotations
@@ -41,7 +55,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,6 +67,7 @@ import pandera.polars as pa
 import polars as pl
 
 from pipelines import contracts
+from pipelines.object_store import AlreadyExistsError, Lease, PreconditionError, Remote, is_remote, split_url
 from pipelines.schemas import SCHEMAS, UNDERLYING, empty_frame, unique_keys
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -117,9 +132,30 @@ def register_table(name: str, date_column: str, grain: str, schema: pa.DataFrame
     TABLES[name] = TableLayout(name, date_column, grain, schema)
 
 
-def warehouse_root() -> Path:
-    """The warehouse folder: ``$VOLSIGNALS_WAREHOUSE`` or ``<repo>/warehouse``."""
-    return Path(os.environ.get("VOLSIGNALS_WAREHOUSE", DEFAULT_ROOT)).resolve()
+def warehouse_root() -> Path | str:
+    """The warehouse: ``$VOLSIGNALS_WAREHOUSE`` (a folder or an ``s3://bucket/prefix`` URL) or ``<repo>/warehouse``."""
+    value = os.environ.get("VOLSIGNALS_WAREHOUSE")
+    if value and is_remote(value):
+        return value.rstrip("/")
+    return Path(value or DEFAULT_ROOT).resolve()
+
+
+#: The local working copy of a remote warehouse (one folder per warehouse and machine).
+CACHE_ENV = "VOLSIGNALS_WAREHOUSE_CACHE"
+
+
+def cache_root(url: str) -> Path:
+    """Where a process keeps its working copy of ``url``: ``$VOLSIGNALS_WAREHOUSE_CACHE``, else
+    ``$XDG_CACHE_HOME`` (default ``~/.cache``) ``/volsignals/s3/<bucket>/<prefix>``.
+
+    Processes of one machine share it (they serialize writes on its file lock, as on a local
+    warehouse); it only ever holds copies of published, immutable files, so it may be deleted."""
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit).resolve()
+    bucket, prefix = split_url(url)
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return (base / "volsignals" / "s3" / bucket / (prefix or "_")).resolve()
 
 
 def _partition_name(layout: TableLayout, d: date) -> str:
@@ -138,6 +174,8 @@ VERSION_GRACE_SECONDS = 600
 #: ``duckdb`` may have resolved the ``volsignals.duckdb`` link just before it moved).
 SNAPSHOT_GRACE_SECONDS = 60
 MANIFEST_FILE = "manifest.json"
+#: Remote manifests only: the tables whose ``_schema/empty.parquet`` is in the bucket.
+SCHEMA_FILES = "schema_files"
 #: The name of the file version that holds a partition's rows after vendor precedence.
 RESOLVED = "resolved"
 
@@ -233,14 +271,24 @@ def _split_by_partition(frame: pl.DataFrame, layout: TableLayout,
 
 
 class Warehouse:
-    """Reads and writes the partitioned Parquet store under one root folder.
+    """Reads and writes the partitioned Parquet store under one root folder or object-store prefix.
 
     Every path the store touches is built here from ``root`` (``data``, ``staging``,
-    ``views``, the manifest), so the store can later be addressed through another file
-    system by changing this one class."""
+    ``views``, the manifest). For an ``s3://`` URL, ``root`` is the local cache folder
+    (``cache``, default :func:`cache_root`) and ``url``/``remote`` name the bucket, which
+    this class keeps in step (see the module docstring)."""
 
-    def __init__(self, root: Path | str | None = None) -> None:
-        self.root = Path(root).resolve() if root is not None else warehouse_root()
+    def __init__(self, root: Path | str | None = None, cache: Path | str | None = None) -> None:
+        root = root if root is not None else warehouse_root()
+        self.url: str | None = None
+        self.remote: Remote | None = None
+        if is_remote(root):
+            self.url = str(root).rstrip("/")
+            self.remote = Remote(self.url)
+            self.root = Path(cache).resolve() if cache is not None else cache_root(self.url)
+        else:
+            self.root = Path(root).resolve()
+        self._seen: tuple[bytes, str, dict] | None = None  # the remote manifest last read: bytes, ETag, parsed
         self.data = self.root / "data"
         self.staging = self.root / "staging"
         self.views = self.root / "views"
@@ -271,6 +319,8 @@ class Warehouse:
         """
         if self._manifest is not None:
             return self._manifest
+        if self.remote is not None:
+            return self._remote_manifest()[1]
         try:
             return json.loads(self.manifest_path.read_text())
         except FileNotFoundError:
@@ -313,7 +363,12 @@ class Warehouse:
         from a writer that was killed: it is removed first. The manifest is loaded on
         entry and published on a clean exit; a write that fails or is killed publishes
         nothing, and the previous state stays as it was. ``blocking=False``: yields False
-        at once (and does nothing) when another writer holds the lock."""
+        at once (and does nothing) when another writer holds the lock.
+
+        On an object store the writer also holds the bucket's writer lease (other machines),
+        starts from the remote manifest, and publishes there (:meth:`_publish_remote`);
+        ``blocking=True`` waits for another machine's lease up to ``VOLSIGNALS_LEASE_WAIT``
+        seconds, then raises :class:`~pipelines.object_store.LeaseBusy`."""
         if self._manifest is not None:  # re-entered by the same writer
             yield True
             return
@@ -324,23 +379,105 @@ class Warehouse:
             except BlockingIOError:
                 yield False
                 return
+            lease = Lease(self.remote) if self.remote is not None else None
+            if lease is not None and not lease.acquire(blocking):
+                fcntl.flock(fh, fcntl.LOCK_UN)
+                yield False
+                return
             try:
                 shutil.rmtree(self.staging, ignore_errors=True)
                 # changed: a file was registered (a 20-year manifest is 1.5 MB of JSON, so
                 # comparing dumps before and after cost ~50 ms per write)
                 self._writing.changed = False
-                try:
-                    self._manifest = json.loads(self.manifest_path.read_text())
-                except FileNotFoundError:
-                    self._manifest, self._writing.changed = self._adopt_legacy_files(), True
+                self._writing.added = set()  # files written during this write (what a remote write uploads)
+                self._writing.dropped = []  # superseded files deleted during this write
+                etag = None
+                if lease is not None:
+                    etag, self._manifest = self._manifest_for_writing()
+                else:
+                    try:
+                        self._manifest = json.loads(self.manifest_path.read_text())
+                    except FileNotFoundError:
+                        self._manifest, self._writing.changed = self._adopt_legacy_files(), True
                 yield True
                 if self._writing.changed:
                     self._manifest["serial"] = self._manifest.get("serial", 0) + 1
-                    self._write_manifest(self._manifest)
+                    if lease is not None:
+                        lease.check()
+                        self._publish_remote(self._manifest, etag)
+                    else:
+                        self._write_manifest(self._manifest)
             finally:
                 self._manifest = None
                 shutil.rmtree(self.staging, ignore_errors=True)
+                if lease is not None:
+                    lease.release()
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+    # ------------------------------------------------------------------ the object store
+    def _key(self, path: Path) -> str:
+        """The object key of a cache path (the same relative path under the bucket prefix)."""
+        return path.relative_to(self.root).as_posix()
+
+    def _remote_manifest(self, fresh: bool = False) -> tuple[str | None, dict]:
+        """The published remote manifest and its ETag (None: nothing published yet).
+
+        An unchanged manifest is not downloaded again (a GET with ``If-None-Match``);
+        ``fresh=True`` returns a copy the caller may change. The schema files it lists
+        are fetched into the cache, so ``schema_file(...).exists()`` answers as locally."""
+        assert self.remote is not None
+        seen = self._seen
+        try:
+            blob = self.remote.get(MANIFEST_FILE, if_none_match=seen[1] if seen else None)
+        except FileNotFoundError:
+            return None, {"format": 1, "tables": {}}
+        if blob is not None:
+            seen = self._seen = (blob.data, blob.etag, json.loads(blob.data))
+            self._fetch([self.schema_file(t) for t in seen[2].get(SCHEMA_FILES, [])])
+        assert seen is not None
+        return seen[1], (json.loads(seen[0]) if fresh else seen[2])
+
+    def _manifest_for_writing(self) -> tuple[str | None, dict]:
+        """The remote manifest a writer starts from (under the lease), and its ETag."""
+        return self._remote_manifest(fresh=True)
+
+    def _fetch(self, paths: Iterable[Path]) -> None:
+        """Download the cache paths that are missing (remote warehouses; a no-op locally)."""
+        if self.remote is None:
+            return
+        missing = [p for p in paths if not p.exists()]
+        self.remote.download(((self._key(p), p) for p in missing), self.root / ".fetch")
+
+    def _local(self, table: str, part: str, name: str) -> Path:
+        """A file of a partition in the cache, fetched first if the cache lacks it."""
+        path = self.table_dir(table) / part / name
+        self._fetch([path])
+        return path
+
+    def _publish_remote(self, manifest: dict, etag: str | None) -> None:
+        """Publish a write to the bucket: new files, then the manifest, then drop superseded files.
+
+        The files go first (create-only: versioned names are never reused), so the manifest
+        never names a missing object. The manifest PUT is conditional on the ETag the write
+        started from: if anything else published meanwhile (a writer that took over an
+        expired lease) it fails with PreconditionError and this write publishes nothing."""
+        assert self.remote is not None
+        before = set(manifest.get(SCHEMA_FILES, []))
+        schemas = {t for t in TABLES if self.schema_file(t).exists()}
+        uploads = [p for p in self._writing.added if p.exists()]
+        uploads += [self.schema_file(t) for t in sorted(schemas - before)]
+        self.remote.upload_new((p, self._key(p)) for p in uploads)
+        manifest[SCHEMA_FILES] = sorted(schemas | before)
+        body = json.dumps(manifest, sort_keys=True).encode()
+        try:
+            if etag is None:
+                new_etag = self.remote.put_if_absent(MANIFEST_FILE, body)
+            else:
+                new_etag = self.remote.put_if_match(MANIFEST_FILE, body, etag)
+        except (PreconditionError, AlreadyExistsError) as exc:
+            raise RuntimeError(f"{self.url}: another writer published first; this write published nothing") from exc
+        self._seen = (body, new_etag, json.loads(body))
+        self.remote.delete([self._key(p) for p in self._writing.dropped])
 
     def table_dir(self, table: str) -> Path:
         return self.data / table
@@ -366,7 +503,7 @@ class Warehouse:
     def _current(self, table: str, part: str, kind: str) -> Path | None:
         """The current file of ``kind`` in a partition (from the manifest being written)."""
         name = self._entry(table, part).get(kind)
-        return self.table_dir(table) / part / name if name else None
+        return self._local(table, part, name) if name else None
 
     def _register(self, table: str, part: str, kind: str, name: str) -> None:
         """Make ``name`` the current ``kind`` file of a partition and re-derive what is read."""
@@ -381,10 +518,12 @@ class Warehouse:
         if "vendor" in kinds and "simulated" in kinds:
             directory = self.table_dir(table) / part
             resolved = resolve_precedence(
-                table, pl.read_parquet(directory / entry["vendor"]), pl.read_parquet(directory / entry["simulated"])
+                table, pl.read_parquet(self._local(table, part, entry["vendor"])),
+                pl.read_parquet(self._local(table, part, entry["simulated"])),
             )
             if "derived" in kinds:
-                resolved = pl.concat([resolved, pl.read_parquet(directory / entry["derived"])], how="diagonal_relaxed")
+                resolved = pl.concat([resolved, pl.read_parquet(self._local(table, part, entry["derived"]))],
+                                     how="diagonal_relaxed")
             published = f"{RESOLVED}-{self._next_version(entry)}.parquet"
             _atomic_write(resolved, directory / published, self.staging)
         elif len(kinds) == 1:
@@ -392,17 +531,19 @@ class Warehouse:
         else:  # derived rows beside source rows: never written by the pipeline, kept readable anyway
             directory = self.table_dir(table) / part
             published = f"{RESOLVED}-{self._next_version(entry)}.parquet"
-            _atomic_write(pl.concat([pl.read_parquet(directory / entry[k]) for k in kinds], how="diagonal_relaxed"),
-                          directory / published, self.staging)
+            _atomic_write(pl.concat([pl.read_parquet(self._local(table, part, entry[k])) for k in kinds],
+                                    how="diagonal_relaxed"), directory / published, self.staging)
         if entry.get("published") and entry["published"] != published and entry["published"].startswith(RESOLVED):
             superseded.append([entry["published"], now])
         entry["published"] = published
+        self._writing.added.update((self.table_dir(table) / part / entry[kind], self.table_dir(table) / part / published))
         # a superseded file goes once it has been superseded for longer than the grace period
         cutoff = now - VERSION_GRACE_SECONDS * 1_000_000_000
         keep = []
         for old, when in superseded:
             if when <= cutoff:
                 (self.table_dir(table) / part / old).unlink(missing_ok=True)
+                self._writing.dropped.append(self.table_dir(table) / part / old)
             else:
                 keep.append([old, when])
         entry["superseded"] = keep
@@ -592,7 +733,14 @@ class Warehouse:
 
     # ------------------------------------------------------------------ reading
     def partitions(self, table: str) -> dict[str, Path]:
-        """The file everybody reads for each partition of ``table`` (from the manifest)."""
+        """The file everybody reads for each partition of ``table`` (from the manifest), in the
+        cache when the warehouse is remote (missing ones are fetched)."""
+        parts = self._published(table)
+        self._fetch(parts.values())
+        return parts
+
+    def _published(self, table: str) -> dict[str, Path]:
+        """Where each partition's published file is (or will be, once fetched) under ``root``."""
         entries = self.manifest()["tables"].get(table, {})
         base = self.table_dir(table)
         return {part: base / part / e["published"] for part, e in sorted(entries.items()) if e.get("published")}
@@ -617,7 +765,7 @@ class Warehouse:
         """
         layout = TABLES[table]
         col = layout.date_column
-        parts = self.partitions(table)
+        parts = self._published(table)
         if layout.grain == "date":
             paths = [p for part, p in parts.items() if _in_range(date.fromisoformat(part[5:]), start, end)]
         elif layout.grain == "year":
@@ -628,6 +776,7 @@ class Warehouse:
             ]
         else:
             paths = list(parts.values())
+        self._fetch(paths)  # only the partitions that can hold the dates asked for
         if not paths:
             schema_file = self.schema_file(table)
             if schema_file.exists():
@@ -685,7 +834,11 @@ class Warehouse:
         with self.write_lock(blocking=wait) as locked:
             if not locked:
                 return self.snapshot_path() is not None
-            sql_snapshot.publish(self, self.manifest())
+            before = self.snapshot_path()
+            current = sql_snapshot.publish(self, self.manifest())
+            if self.remote is not None and current != before:
+                # under the lease, so the bucket's snapshot never goes back to an older state
+                self.remote.put(DB_FILE, current)
         return True
 
     def connect_readonly(self, safe: bool = False) -> duckdb.DuckDBPyConnection:
@@ -701,7 +854,11 @@ class Warehouse:
         return duckdb.connect(str(path), read_only=True, config=config)
 
     def remove(self) -> None:
-        """Delete the whole warehouse folder (used by tests and `volsignals reset`)."""
+        """Delete the whole warehouse folder (used by tests and `volsignals reset`); for a
+        remote warehouse, every object under its prefix and this machine's cache."""
+        if self.remote is not None:
+            self.remote.delete(self.remote.keys())
+            self._seen = None
         shutil.rmtree(self.root, ignore_errors=True)
 
 

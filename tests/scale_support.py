@@ -55,3 +55,17 @@ def sqlite_instance(home: Path) -> dg.DagsterInstance:
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     return dg.DagsterInstance.from_config(str(home))
+
+
+#: An S3-compatible server's endpoint (``http://127.0.0.1:PORT``) for tests/test_object_storage.py.
+S3_ENV = "VOLSIGNALS_TEST_S3_ENDPOINT"
+
+
+def s3_endpoint() -> str:
+    """The test S3 server's endpoint; skip when none runs here (``.ci/run`` always starts one)."""
+    url = os.environ.get(S3_ENV)
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the object-storage tests: {S3_ENV} is not set (see .ci/run)")
+        pytest.skip(f"no S3-compatible server: set {S3_ENV} (scripts/local_s3.sh start DIR prints one)")
+    return url
