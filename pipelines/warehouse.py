@@ -207,6 +207,15 @@ def _fsync(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
+def _fsync_dir(path: Path) -> None:
+    """Flush a folder's entries (a rename or a new file in it) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _flush_all(paths: Sequence[Path]) -> None:
     """Flush finished files to disk together: the disk overlaps concurrent flushes (40 session
     files of a multi-day file: ~10 ms instead of ~17 ms one after another)."""
@@ -334,7 +343,13 @@ class Warehouse:
         tmp = self.staging / f"{MANIFEST_FILE}.tmp-{os.getpid()}"
         tmp.write_text(json.dumps(manifest, sort_keys=True))
         _fsync(tmp)
+        # the renames that put this write's files in place must be on disk before a manifest
+        # that names them, and the manifest's own rename after it (else a crash can leave a
+        # manifest naming a file whose rename was lost)
+        for folder in sorted({p.parent for p in getattr(self._writing, "added", ()) if p.parent.exists()}):
+            _fsync_dir(folder)
         os.replace(tmp, self.manifest_path)
+        _fsync_dir(self.root)
 
     def _adopt_legacy_files(self) -> dict:
         """Manifest for a warehouse written before manifests: newest version of each kind."""

@@ -444,3 +444,21 @@ def test_a_snapshot_larger_than_the_working_memory_spills_to_disk_and_publishes(
     assert store.publish_views()
     with duckdb.connect(str(store.db_path), read_only=True) as con:
         assert con.sql("SELECT count(*) FROM bench_rows").fetchone()[0] == 2_000_000
+
+
+def test_a_publish_flushes_the_folders_of_its_files_before_the_manifest_names_them(tmp_path, monkeypatch):
+    import os
+
+    import pipelines.warehouse as wh
+
+    store = wh.Warehouse(tmp_path / "w")
+    events: list[tuple[str, str]] = []
+    real_fsync_dir, real_replace = wh._fsync_dir, os.replace
+    monkeypatch.setattr(wh, "_fsync_dir", lambda p: (events.append(("fsync_dir", str(p))), real_fsync_dir(p))[1])
+    monkeypatch.setattr(wh.os, "replace", lambda a, b: (events.append(("replace", str(b))), real_replace(a, b))[1])
+    store.write_partitions("vix_term_structure", vix_rows([D1, D2], 13.0), "simulated", [D1, D2])
+    manifest_at = max(i for i, (e, p) in enumerate(events) if e == "replace" and p.endswith(wh.MANIFEST_FILE))
+    part_dirs = {str(p.parent) for p in store.files("vix_term_structure")}
+    flushed_before = {p for e, p in events[:manifest_at] if e == "fsync_dir"}
+    assert part_dirs <= flushed_before
+    assert ("fsync_dir", str(store.root)) in events[manifest_at:]
