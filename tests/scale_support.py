@@ -20,14 +20,20 @@ TABLES = ("spx_daily", "vix_term_structure", "vx_futures", "breadth_daily", "spx
           "option_features", "chain_features", "market_features", "regimes")
 
 
-def postgres_url() -> str:
-    """The test server's URL; skip when none runs here (``.ci/run`` always starts one)."""
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
+def service_address(env: str, tests: str, server: str, script: str) -> str:
+    """A test service's address from ``env``; skip when none runs here, fail under CI
+    (``.ci/run`` always starts one)."""
+    address = os.environ.get(env)
+    if not address:
         if os.environ.get("CI"):
-            pytest.fail(f"CI must run the PostgreSQL tests: {POSTGRES_ENV} is not set (see .ci/run)")
-        pytest.skip(f"no PostgreSQL server: set {POSTGRES_ENV} (scripts/local_postgres.sh start DIR prints one)")
-    return url
+            pytest.fail(f"CI must run the {tests} tests: {env} is not set (see .ci/run)")
+        pytest.skip(f"no {server}: set {env} ({script} start DIR prints one)")
+    return address
+
+
+def postgres_url() -> str:
+    """The test PostgreSQL server's URL."""
+    return service_address(POSTGRES_ENV, "PostgreSQL", "PostgreSQL server", "scripts/local_postgres.sh")
 
 
 @contextmanager
@@ -62,10 +68,5 @@ S3_ENV = "VOLSIGNALS_TEST_S3_ENDPOINT"
 
 
 def s3_endpoint() -> str:
-    """The test S3 server's endpoint; skip when none runs here (``.ci/run`` always starts one)."""
-    url = os.environ.get(S3_ENV)
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the object-storage tests: {S3_ENV} is not set (see .ci/run)")
-        pytest.skip(f"no S3-compatible server: set {S3_ENV} (scripts/local_s3.sh start DIR prints one)")
-    return url
+    """The test S3 server's endpoint."""
+    return service_address(S3_ENV, "object-storage", "S3-compatible server", "scripts/local_s3.sh")
