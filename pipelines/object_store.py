@@ -17,22 +17,25 @@ speaks plain HTTP.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import obstore
 from obstore.exceptions import AlreadyExistsError, NotModifiedError, PreconditionError
 from obstore.store import S3Store
 
-__all__ = ["AlreadyExistsError", "PreconditionError", "Lease", "LeaseBusy", "LeaseLost", "Remote", "is_remote", "split_url"]
+__all__ = ["AlreadyExistsError", "PreconditionError", "Lease", "LeaseBusy", "LeaseLost", "Remote", "is_remote", "parallel",
+           "split_url"]
 
 #: Parallel transfers when a cache fetches or a writer uploads many partition files.
 TRANSFERS = 16
@@ -118,7 +121,7 @@ class Remote:
                 fh.write(blob.data)
             os.replace(tmp, path)
 
-        _parallel(fetch, pairs)
+        parallel(fetch, pairs)
 
     def upload_new(self, pairs: Iterable[tuple[Path, str]]) -> None:
         """Upload immutable files (versioned names): create-only, an existing object is the same file."""
@@ -130,11 +133,12 @@ class Remote:
             except AlreadyExistsError:
                 pass
 
-        _parallel(send, list(pairs))
+        parallel(send, list(pairs))
 
 
-def _parallel(work, items: list) -> None:
-    """Run ``work`` over ``items`` on a few threads (obstore releases the GIL); errors propagate."""
+def parallel(work: Callable[[Any], object], items: list) -> None:
+    """Run ``work`` over ``items`` on up to ``TRANSFERS`` threads (obstore's transfers and
+    fsync release the GIL); errors propagate."""
     if len(items) <= 1:
         for item in items:
             work(item)
@@ -161,8 +165,6 @@ class LeaseLost(RuntimeError):
 
 
 def _lease_body(owner: str, seconds: float) -> bytes:
-    import json
-
     return json.dumps({"owner": owner, "expires": time.time() + seconds}).encode()
 
 
@@ -210,8 +212,6 @@ class Lease:
 
     def _try_once(self) -> dict | None:
         """One attempt: None when the lease is now ours, else the current holder's record."""
-        import json
-
         expires = time.time() + self.seconds
         try:
             self._etag = self.remote.put_if_absent(LEASE_KEY, _lease_body(self.owner, self.seconds))

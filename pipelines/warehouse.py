@@ -56,7 +56,6 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -67,7 +66,7 @@ import pandera.polars as pa
 import polars as pl
 
 from pipelines import contracts
-from pipelines.object_store import AlreadyExistsError, Lease, PreconditionError, Remote, is_remote, split_url
+from pipelines.object_store import AlreadyExistsError, Lease, PreconditionError, Remote, is_remote, parallel, split_url
 from pipelines.schemas import SCHEMAS, UNDERLYING, empty_frame, unique_keys
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -219,12 +218,7 @@ def _fsync_dir(path: Path) -> None:
 def _flush_all(paths: Sequence[Path]) -> None:
     """Flush finished files to disk together: the disk overlaps concurrent flushes (40 session
     files of a multi-day file: ~10 ms instead of ~17 ms one after another)."""
-    if len(paths) <= 1:
-        for path in paths:
-            _fsync(path)
-        return
-    with ThreadPoolExecutor(min(16, len(paths))) as pool:
-        list(pool.map(_fsync, paths))
+    parallel(_fsync, list(paths))
 
 
 def _move_into_place(staged: Path, path: Path) -> None:
@@ -346,7 +340,7 @@ class Warehouse:
         # the renames that put this write's files in place must be on disk before a manifest
         # that names them, and the manifest's own rename after it (else a crash can leave a
         # manifest naming a file whose rename was lost)
-        for folder in sorted({p.parent for p in getattr(self._writing, "added", ()) if p.parent.exists()}):
+        for folder in sorted({p.parent for p in self._writing.added if p.parent.exists()}):
             _fsync_dir(folder)
         os.replace(tmp, self.manifest_path)
         _fsync_dir(self.root)
@@ -408,7 +402,7 @@ class Warehouse:
                 self._writing.dropped = []  # superseded files deleted during this write
                 etag = None
                 if lease is not None:
-                    etag, self._manifest = self._manifest_for_writing()
+                    etag, self._manifest = self._remote_manifest(fresh=True)  # under the lease
                 else:
                     try:
                         self._manifest = json.loads(self.manifest_path.read_text())
@@ -451,10 +445,6 @@ class Warehouse:
             self._fetch([self.schema_file(t) for t in seen[2].get(SCHEMA_FILES, [])])
         assert seen is not None
         return seen[1], (json.loads(seen[0]) if fresh else seen[2])
-
-    def _manifest_for_writing(self) -> tuple[str | None, dict]:
-        """The remote manifest a writer starts from (under the lease), and its ETag."""
-        return self._remote_manifest(fresh=True)
 
     def _fetch(self, paths: Iterable[Path]) -> None:
         """Download the cache paths that are missing (remote warehouses; a no-op locally)."""
@@ -530,8 +520,8 @@ class Warehouse:
             superseded.append([entry[kind], now])
         entry[kind] = name
         kinds = [k for k in SOURCE_KINDS if entry.get(k)]
+        directory = self.table_dir(table) / part
         if "vendor" in kinds and "simulated" in kinds:
-            directory = self.table_dir(table) / part
             resolved = resolve_precedence(
                 table, pl.read_parquet(self._local(table, part, entry["vendor"])),
                 pl.read_parquet(self._local(table, part, entry["simulated"])),
@@ -544,21 +534,20 @@ class Warehouse:
         elif len(kinds) == 1:
             published = entry[kinds[0]]
         else:  # derived rows beside source rows: never written by the pipeline, kept readable anyway
-            directory = self.table_dir(table) / part
             published = f"{RESOLVED}-{self._next_version(entry)}.parquet"
             _atomic_write(pl.concat([pl.read_parquet(self._local(table, part, entry[k])) for k in kinds],
                                     how="diagonal_relaxed"), directory / published, self.staging)
         if entry.get("published") and entry["published"] != published and entry["published"].startswith(RESOLVED):
             superseded.append([entry["published"], now])
         entry["published"] = published
-        self._writing.added.update((self.table_dir(table) / part / entry[kind], self.table_dir(table) / part / published))
+        self._writing.added.update((directory / entry[kind], directory / published))
         # a superseded file goes once it has been superseded for longer than the grace period
         cutoff = now - VERSION_GRACE_SECONDS * 1_000_000_000
         keep = []
         for old, when in superseded:
             if when <= cutoff:
-                (self.table_dir(table) / part / old).unlink(missing_ok=True)
-                self._writing.dropped.append(self.table_dir(table) / part / old)
+                (directory / old).unlink(missing_ok=True)
+                self._writing.dropped.append(directory / old)
             else:
                 keep.append([old, when])
         entry["superseded"] = keep
