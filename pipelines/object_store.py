@@ -137,14 +137,34 @@ class Remote:
 
 
 def parallel(work: Callable[[Any], object], items: list) -> None:
-    """Run ``work`` over ``items`` on up to ``TRANSFERS`` threads (obstore's transfers and
-    fsync release the GIL); errors propagate."""
+    """Run ``work`` over ``items`` on up to ``TRANSFERS`` threads (obstore's transfers,
+    fsync and mkdir release the GIL); errors propagate. ``work`` must not call ``parallel``
+    itself (the threads are shared)."""
     if len(items) <= 1:
         for item in items:
             work(item)
         return
-    with ThreadPoolExecutor(min(TRANSFERS, len(items))) as pool:
-        list(pool.map(work, items))
+    list(_pool().map(work, items))
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One pool for the process: starting threads per call cost ~5 ms for a 40-session
+    file's flushes. A forked child starts its own (the parent's threads are not in it)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(TRANSFERS, thread_name_prefix="volsignals-io")
+    return _POOL
+
+
+def _forget_pool() -> None:
+    global _POOL
+    _POOL = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 # ---------------------------------------------------------------------------- the writer lease

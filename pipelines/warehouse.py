@@ -340,8 +340,7 @@ class Warehouse:
         # the renames that put this write's files in place must be on disk before a manifest
         # that names them, and the manifest's own rename after it (else a crash can leave a
         # manifest naming a file whose rename was lost)
-        for folder in sorted({p.parent for p in self._writing.added if p.parent.exists()}):
-            _fsync_dir(folder)
+        parallel(_fsync_dir, sorted({p.parent for p in self._writing.added if p.parent.exists()}))
         os.replace(tmp, self.manifest_path)
         _fsync_dir(self.root)
 

@@ -10,7 +10,7 @@ from pipelines import schemas
 from pipelines.readers import quality as q
 from pipelines.readers.result import ReadResult, conform_exprs, conform_quarantine, dates_of
 from pipelines.readers.source import Source
-from pipelines.readers.table import LINE
+from pipelines.readers.table import LINE, engine_for
 
 TABLE = "spx_options"
 #: Settlement style by root: SPX monthlies settle on the opening print (AM), the rest at the close.
@@ -111,7 +111,7 @@ def finish_options(src: Source, fmt: str, frame: pl.DataFrame | pl.LazyFrame | I
         ]
         if snapshot_kind is None:
             queries.append(judged.select(pl.col("snapshot_kind").drop_nulls().unique().sort()))
-        good, bad, *kinds = pl.collect_all(queries)
+        good, bad, *kinds = pl.collect_all(queries, engine=engine_for(_height(part)))
         # the lines kept apart, a slice at a time; the drop copies the slice's columns into
         # compact buffers (a 200 MB chain's kept slices as collected held ~0.2 GB more)
         lines.append(good.get_column(LINE))
@@ -156,13 +156,19 @@ def finish_options(src: Source, fmt: str, frame: pl.DataFrame | pl.LazyFrame | I
     quarantine = conform_quarantine([bad, dup])
     kinds = [snapshot_kind] if snapshot_kind is not None else kinds[0]["snapshot_kind"].to_list()
     # lazy: the eager group-by with filtered aggregations took ~2.5x the frame in temporaries
-    quality, flags = q.option_quality(q.quality_by_day(table.lazy()).collect(), rows_read, quarantine.height, kinds)
+    days = q.quality_by_day(table.lazy()).collect(engine=engine_for(table.height))
+    quality, flags = q.option_quality(days, rows_read, quarantine.height, kinds)
     return ReadResult(
         path=src.path, format=fmt, tables={TABLE: table}, quarantine=quarantine, rows_read=rows_read,
         quote_dates=dates_of(table, "quote_date", quarantine),
         snapshot_kind=kinds[0] if len(kinds) == 1 else ("mixed" if kinds else None),
         quality=quality, flags=flags,
     )
+
+
+def _height(frame: pl.DataFrame | pl.LazyFrame) -> int:
+    """Rows of an eager frame; a lazy one (a slice of at most a chunk) counts as small."""
+    return frame.height if isinstance(frame, pl.DataFrame) else 0
 
 
 def check_sessions(src: Source, frame: pl.DataFrame, column: str) -> None:
