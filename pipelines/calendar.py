@@ -10,6 +10,7 @@ from features.calendar import (  # noqa: F401  (re-exported for pipelines code)
     contiguous_session_runs,
     early_closes,
     holidays,
+    new_york_date,
     is_session,
     next_session,
     previous_session,

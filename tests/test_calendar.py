@@ -2,7 +2,10 @@
 
 from datetime import date, datetime
 
+from zoneinfo import ZoneInfo
+
 import exchange_calendars as xcals
+import polars as pl
 import pytest
 
 from pipelines import calendar
@@ -77,3 +80,14 @@ def test_vx_expiration_on_the_observed_calendar_moves_only_for_closures_nobody_s
         assert cal.vx_expiration(y, m, observed=True) < cal.vx_expiration(y, m)
     # Good Friday 2025-04-18 is a holiday: the March 2025 contract settled on Tuesday 18 March
     assert cal.vx_expiration(2025, 3, observed=True) == cal.vx_expiration(2025, 3) == date(2025, 3, 18)
+
+
+def test_new_york_date_is_the_tz_database_date_across_every_dst_rule():
+    """Every 7 minutes from 2005 to 2008 (the pre-2007 April/October rule, the 2007
+    March/November one, and the hours either side of each change), given in UTC and in New
+    York time: the New York date equals the time-zone database's (zoneinfo, per row)."""
+    utc = pl.datetime_range(datetime(2005, 1, 1), datetime(2008, 1, 1), "7m", time_zone="UTC", eager=True)
+    expected = [t.astimezone(ZoneInfo("America/New_York")).date() for t in utc.to_list()]
+    for zone in ("UTC", "America/New_York", "Asia/Tokyo"):
+        frame = pl.DataFrame({"t": utc.dt.convert_time_zone(zone)})
+        assert frame.select(calendar.new_york_date(pl.col("t"))).to_series().to_list() == expected

@@ -187,6 +187,9 @@ CASES = [
          flags=["--max-bytes", "100000"]),
     Case("gzip_newline_flood_default_limits", "flood.csv.gz", gzip.compress(b"DATE,VIX\n" + b"\n" * 12_000_000), 1,
          "lines exceeds"),
+    # under the line cap, but most lines blank: refused before the body is parsed
+    Case("blank_line_flood_under_the_line_cap", "spx_quotedata.csv", (GOOD_CHAIN + "\n" * 30_000).encode(), 1,
+         "blank_line_flood"),
     Case("gzip_of_only_newlines", "flood.csv.gz", gzip.compress(b"\n" * 3_000_000), 1, "empty_file"),
     Case("long_quoted_line_over_128k", "VIX_History.csv",
          b'DATE,OPEN,HIGH,LOW,CLOSE\n01/03/2023,1,1,1,"' + b"x" * 140_000 + b'"\n', 1, "NOTHING STORED",

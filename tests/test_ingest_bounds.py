@@ -115,3 +115,15 @@ def test_chunked_chain_stores_what_the_whole_file_read_stores(tmp_path, monkeypa
 def _never_chunkable(*args, **kwargs):
     raise table.NotChunkable
     yield  # a generator, like split_chunks
+
+
+def test_line_and_blank_line_counts_do_not_depend_on_the_scan_blocks(monkeypatch):
+    """Newlines and blank lines are counted a block at a time; a blank line whose two
+    newlines straddle two blocks still counts once (oracle: ``bytes.count`` on the whole)."""
+    from pipelines.readers import source
+
+    data = b"a,b\n\n1,2\n\n\n\n3,4\n" * 50 + b"\n\n"
+    expected = (data.count(b"\n"), sum(1 for i in range(1, len(data)) if data[i - 1:i + 1] == b"\n\n"))
+    for block in (1, 2, 3, 7, 64, 1 << 24):
+        monkeypatch.setattr(source, "_SCAN_BYTES", block)
+        assert source._newlines_and_blank_lines(data) == expected
