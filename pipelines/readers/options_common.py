@@ -99,6 +99,7 @@ def finish_options(src: Source, fmt: str, frame: pl.DataFrame | pl.LazyFrame | I
     """
     raw = pl.col("_raw") if raw is None else raw
     rules = q.option_rules(has_inconsistent)
+    engine = engine_for(src)  # before the source's bytes are released
     parts = [frame] if isinstance(frame, (pl.DataFrame, pl.LazyFrame)) else frame
     goods, lines, bads, kind_sets, hashes = [], [], [], [], []
     for part in parts:  # a large file in slices: only one slice's long rows are in memory at a time
@@ -111,7 +112,7 @@ def finish_options(src: Source, fmt: str, frame: pl.DataFrame | pl.LazyFrame | I
         ]
         if snapshot_kind is None:
             queries.append(judged.select(pl.col("snapshot_kind").drop_nulls().unique().sort()))
-        good, bad, *kinds = pl.collect_all(queries, engine=engine_for(_height(part)))
+        good, bad, *kinds = pl.collect_all(queries, engine=engine)
         # the lines kept apart, a slice at a time; the drop copies the slice's columns into
         # compact buffers (a 200 MB chain's kept slices as collected held ~0.2 GB more)
         lines.append(good.get_column(LINE))
@@ -156,7 +157,7 @@ def finish_options(src: Source, fmt: str, frame: pl.DataFrame | pl.LazyFrame | I
     quarantine = conform_quarantine([bad, dup])
     kinds = [snapshot_kind] if snapshot_kind is not None else kinds[0]["snapshot_kind"].to_list()
     # lazy: the eager group-by with filtered aggregations took ~2.5x the frame in temporaries
-    days = q.quality_by_day(table.lazy()).collect(engine=engine_for(table.height))
+    days = q.quality_by_day(table.lazy()).collect(engine=engine)
     quality, flags = q.option_quality(days, rows_read, quarantine.height, kinds)
     return ReadResult(
         path=src.path, format=fmt, tables={TABLE: table}, quarantine=quarantine, rows_read=rows_read,
@@ -164,11 +165,6 @@ def finish_options(src: Source, fmt: str, frame: pl.DataFrame | pl.LazyFrame | I
         snapshot_kind=kinds[0] if len(kinds) == 1 else ("mixed" if kinds else None),
         quality=quality, flags=flags,
     )
-
-
-def _height(frame: pl.DataFrame | pl.LazyFrame) -> int:
-    """Rows of an eager frame; a lazy one (a slice of at most a chunk) counts as small."""
-    return frame.height if isinstance(frame, pl.DataFrame) else 0
 
 
 def check_sessions(src: Source, frame: pl.DataFrame, column: str) -> None:

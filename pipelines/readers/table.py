@@ -113,16 +113,17 @@ def split_rows(src: Source, first_idx: int, names: list[str],
 CHUNK_LINES = 50_000
 
 
-#: Rows up to which a query runs on polars' in-memory engine rather than its streaming one:
-#: on a day's chain (a few thousand to ~50,000 rows) the streaming engine's start-up costs
-#: more than the rows (an SPY chain's row rules: 10.1 -> 8.3 ms; a full SPX chain's: 14.6 ->
-#: 9.7 ms), while a larger frame keeps the streaming engine's bounded intermediates.
-IN_MEMORY_MAX_ROWS = 2 * CHUNK_LINES
+#: Lines of a file up to which its queries run on polars' in-memory engine rather than its
+#: streaming one: on a day's file (a few thousand to ~15,000 lines) the streaming engine's
+#: start-up costs more than the rows (an SPY chain's row rules: 10.1 -> 8.3 ms; a full SPX
+#: chain's: 14.6 -> 9.7 ms), while a file of several chunks keeps the streaming engine's
+#: bounded intermediates (a 200 MB chain on the in-memory engine peaked 0.1 GB higher).
+IN_MEMORY_MAX_LINES = CHUNK_LINES
 
 
-def engine_for(rows: int) -> str:
-    """The polars engine for a query over ``rows`` rows (see :data:`IN_MEMORY_MAX_ROWS`)."""
-    return "in-memory" if rows <= IN_MEMORY_MAX_ROWS else "streaming"
+def engine_for(src: Source) -> str:
+    """The polars engine for the queries over the rows of ``src`` (see :data:`IN_MEMORY_MAX_LINES`)."""
+    return "in-memory" if src.newlines <= IN_MEMORY_MAX_LINES else "streaming"
 
 
 class NotChunkable(Exception):
