@@ -25,6 +25,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.readers.source import Source
+from pipelines.readers.table import engine_for
 
 ISO = "%Y-%m-%d"
 MDY = "%m/%d/%Y"
@@ -48,12 +49,12 @@ def decide(src: Source, rows: pl.DataFrame, columns: list[str], *, line_col: str
         return ORDERS[src.date_order]
     # the distinct values only (a chain repeats a few hundred dates over a million rows),
     # each with the first line it is on
-    values = pl.concat([
+    values = pl.concat(pl.collect_all([
         rows.lazy().select(pl.col(c).cast(pl.String).alias("v"), pl.col(line_col).alias("line"))
         .filter(pl.col("v").is_not_null()).group_by("v").agg(pl.col("line").min())
-        .with_columns(pl.lit(c).alias("col")).sort("line").collect()
+        .with_columns(pl.lit(c).alias("col")).sort("line")
         for c in columns
-    ])
+    ], engine=engine_for(src)))
     counts = values.select(pl.col("v").str.contains(_ISO_RE).sum().alias("iso"),
                            pl.col("v").str.contains(_SLASH_RE).sum().alias("slash")).row(0, named=True)
     if counts["slash"] == 0 or counts["iso"] > counts["slash"]:
