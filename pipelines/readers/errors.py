@@ -67,9 +67,10 @@ class VendorFileError(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        where = f"line {self.line}" if self.line is not None else "line ?"
-        col = f", column {self.column!r}" if self.column is not None else ""
-        msg = f"{self.file}: {where}{col}: {self.reason}"
+        # a problem of the whole file (its size, its kind, its archive) names no place in it
+        where = ", ".join(([f"line {self.line}"] if self.line is not None else [])
+                          + ([f"column {self.column!r}"] if self.column is not None else []))
+        msg = f"{self.file}: {where + ': ' if where else ''}{self.reason}"
         return f"{msg} ({self.detail})" if self.detail else msg
 
     def __reduce__(self):  # keep the error picklable (Dagster ships errors across processes)
