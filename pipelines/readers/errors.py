@@ -22,6 +22,13 @@ Reason codes (``VendorFileError.reason``), all stable strings:
 ``unknown_event_kind``          a bare date list whose event kind cannot be told
 ``not_a_session``               an options file quoting a day the NYSE was closed
 ``outside_calendar_range``      a date the shipped NYSE calendar does not cover (options files)
+``footer_line``                 a last line that is not a data row (a vendor footer)
+``unparseable_csv``             quoting the CSV reader cannot follow (e.g. an unterminated quote)
+``inconsistent_date_format``    day-first and month-first dates in one file
+``ambiguous_date_format``       dates that read as day-first and month-first alike (``--date-order``)
+``not_a_regular_file``          a directory, FIFO, device or socket
+``over_limit``                  over a size, line-count or line-length limit (the flag that raises it is named)
+``blank_line_flood``            more than half of the lines, and over 10,000, blank
 ==============================  =============================================================
 """
 

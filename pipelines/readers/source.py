@@ -314,10 +314,11 @@ def _read_regular(p: Path, limits: Limits) -> bytes:
 
 
 def check_lines(name: str, data: bytes, limits: Limits) -> int:
-    """Refuse content with more lines, or a longer line, than ``limits`` allow; returns the
-    count of newline bytes.
+    """Refuse content with more lines, or a longer line, than ``limits`` allow, or mostly blank
+    lines (``blank_line_flood``); returns the count of newline bytes.
 
-    The line count is one ``memchr`` pass. The line lengths take one ``rfind`` per
+    Lines and blank lines are counted in one NumPy pass (:func:`_newlines_and_blank_lines`),
+    before anything is decoded or parsed. The line lengths take one ``rfind`` per
     window of ``max_line_bytes``: the last newline of each window starts the next, so
     a window without one holds a line that is too long."""
     n, blank = _newlines_and_blank_lines(data)
