@@ -52,7 +52,7 @@ def read(src: Source) -> ReadResult:
     frame = rows.select(
         LINE,
         *typed_columns({
-            "date": (col["date"], date_expr(col["date"], dates.decide(src, rows, [col["date"]]))),
+            "date": (col["date"], date_expr(col["date"], dates.decide(src, rows, [col["date"]], labels={col["date"]: "date"}))),
             "advancing": (col["nyse_advancers"], integer(col["nyse_advancers"])),
             "declining": (col["nyse_decliners"], integer(col["nyse_decliners"])),
         }),

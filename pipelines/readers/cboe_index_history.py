@@ -72,7 +72,7 @@ def read(src: Source, *, series: str | None = None) -> ReadResult:
                         detail=f"cannot tell which of {schemas.VIX_SERIES} this is; pass --series with one of them")
     names = ["d", "o", "h", "l", "c"] if ohlc else ["d", "c"]
     rows = split_rows(src, 1, names)
-    typed = {"date": ("d", date_expr("d", dates.decide(src, rows, ["d"], documented=dates.MDY))), "value": ("c", num("c"))}
+    typed = {"date": ("d", date_expr("d", dates.decide(src, rows, ["d"], documented=dates.MDY, labels={"d": header[0]}))), "value": ("c", num("c"))}
     if ohlc:
         typed |= {"_o": ("o", num("o")), "_h": ("h", num("h")), "_l": ("l", num("l"))}
     raw = pl.struct([pl.col(n).alias(h) for n, h in zip(names, header)]).alias("_raw")  # JSON keys = header

@@ -63,7 +63,7 @@ def read(src: Source) -> ReadResult:
     frame = rows.select(
         LINE,
         *typed_columns({
-            "date": ("td", date_expr("td", dates.decide(src, rows, ["td"], documented=dates.MDY))),
+            "date": ("td", date_expr("td", dates.decide(src, rows, ["td"], documented=dates.MDY, labels={"td": HEADER[0]}))),
             "_settle": ("settle", num("settle")),
             "volume": ("vol", integer("vol")),
             "open_interest": ("oi", integer("oi")),

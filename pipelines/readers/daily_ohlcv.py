@@ -65,7 +65,7 @@ def read(src: Source, *, symbol: str | None = None) -> ReadResult:
     names = [f"f{i}" for i in range(len(header))]
     rows = split_rows(src, 1, names)
     col = dict(zip(low, names))
-    typed = {"date": (col["date"], date_expr(col["date"], dates.decide(src, rows, [col["date"]])))}
+    typed = {"date": (col["date"], date_expr(col["date"], dates.decide(src, rows, [col["date"]], labels=dict(zip(names, header)))))}
     typed |= {k: (col[k], num(col[k])) for k in ["open", "high", "low", "close"]}
     if "volume" in col:
         typed["volume"] = (col["volume"], integer(col["volume"]))

@@ -36,9 +36,10 @@ _SLASH_RE = r"^(\d{1,2})/(\d{1,2})/(\d{4})$"
 
 
 def decide(src: Source, rows: pl.DataFrame, columns: list[str], *, line_col: str = "line",
-           documented: str | None = None) -> str:
+           documented: str | None = None, labels: dict[str, str] | None = None) -> str:
     """The strptime format of the date columns ``columns`` of ``rows`` (string columns);
-    ``documented``: the order the format's publisher documents (step 4 of the module doc).
+    ``documented``: the order the format's publisher documents (step 4 of the module doc);
+    ``labels``: the file's header name of each column, for messages (default: its own name).
 
     Raises
     ------
@@ -47,12 +48,16 @@ def decide(src: Source, rows: pl.DataFrame, columns: list[str], *, line_col: str
     """
     if src.date_order is not None:
         return ORDERS[src.date_order]
+
+    def label(column: str) -> str:
+        return (labels or {}).get(column, column)
+
     # the distinct values only (a chain repeats a few hundred dates over a million rows),
     # each with the first line it is on
     values = pl.concat(pl.collect_all([
         rows.lazy().select(pl.col(c).cast(pl.String).alias("v"), pl.col(line_col).alias("line"))
         .filter(pl.col("v").is_not_null()).group_by("v").agg(pl.col("line").min())
-        .with_columns(pl.lit(c).alias("col")).sort("line")
+        .with_columns(pl.lit(label(c)).alias("col")).sort("line")
         for c in columns
     ], engine=engine_for(src)))
     counts = values.select(pl.col("v").str.contains(_ISO_RE).sum().alias("iso"),
@@ -78,12 +83,12 @@ def decide(src: Source, rows: pl.DataFrame, columns: list[str], *, line_col: str
         return DMY
     if month_first.height:
         return MDY
-    by_gap = _closer_reading(parts, columns[0])
+    by_gap = _closer_reading(parts, label(columns[0]))
     if by_gap is not None:
         return by_gap
     if documented is not None:
         return documented
-    first = parts.row(0, named=True) if parts.height else {"line": None, "col": columns[0], "v": ""}
+    first = parts.row(0, named=True) if parts.height else {"line": None, "col": label(columns[0]), "v": ""}
     raise src.error(
         "ambiguous_date_format", line=first["line"], column=first["col"],
         detail=f"dates such as {first['v']!r} read as month/day and as day/month alike and the file does not "

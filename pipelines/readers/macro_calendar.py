@@ -60,11 +60,11 @@ def read(src: Source, *, event: str | None = None) -> ReadResult:
     if h[:2] == FOMC[:2]:
         check_header(src, h, FOMC, 1)
         rows = split_rows(src, 1, ["d", "end", "kind", "notes"])
-        frame = _frame(src, rows, "d", "FOMC", ["d", "end", "kind", "notes"])
+        frame = _frame(src, rows, "d", "FOMC", ["d", "end", "kind", "notes"], FOMC[0])
     elif h == CPI or h[:2] == CPI:
         check_header(src, h, CPI, 1)
         rows = split_rows(src, 1, ["d", "ref"])
-        frame = _frame(src, rows, "d", "CPI", ["d", "ref"])
+        frame = _frame(src, rows, "d", "CPI", ["d", "ref"], CPI[0])
     elif h[:6] == FOREX[:6]:
         check_header(src, h, FOREX, 1)
         rows = split_rows(src, 1, FOREX)
@@ -84,13 +84,14 @@ def read(src: Source, *, event: str | None = None) -> ReadResult:
             raise src.error("unknown_event_kind", line=1,
                             detail="a bare date list does not say which event it holds; pass --event FOMC, CPI or PPI")
         rows = split_rows(src, 0, ["d"])
-        frame = _frame(src, rows, "d", kind, ["d"])
+        frame = _frame(src, rows, "d", kind, ["d"], "(first column)")  # a bare list has no header
     return finish_table(src, FORMAT, frame, table=TABLE, date_col="date", reason=reason, key=["date", "event"],
                         dup_reason="duplicate_event")
 
 
-def _frame(src: Source, rows: pl.DataFrame, dcol: str, kind: str, raw: list[str]) -> pl.DataFrame:
-    fmt = dates.decide(src, rows, [dcol])
+def _frame(src: Source, rows: pl.DataFrame, dcol: str, kind: str, raw: list[str], header: str) -> pl.DataFrame:
+    """The events of ``rows``, dated by ``dcol`` (``header``: its name in the file, for messages)."""
+    fmt = dates.decide(src, rows, [dcol], labels={dcol: header})
     return rows.select(LINE, *typed_columns({"date": (dcol, date_expr(dcol, fmt))}),
                        pl.lit(kind).alias("event"), pl.struct(raw).alias("_raw"))
 

@@ -234,3 +234,26 @@ def test_valid_variants_read_cleanly(tmp_path: Path, variant: str) -> None:
     schemas.SPX_OPTIONS.validate(r.tables["spx_options"])
     if variant == "no_calcs":
         assert r.tables["spx_options"]["vendor_iv"].null_count() == 30
+
+
+CFE_ROW = ",F (Jan 15),14.50,15.10,14.40,15.00,15.05,0.45,12000,10,45000"
+
+
+@pytest.mark.parametrize("name, text, reason, column", [
+    ("GSPC_bars.csv", "Date,Open,High,Low,Close,Adj Close,Volume\n01/02/2023,3850,3870,3840,3860,3860,100\n",
+     "ambiguous_date_format", "Date"),
+    ("VIX_History.csv", "DATE,OPEN,HIGH,LOW,CLOSE\n13/01/2023,20,20,20,20\n01/16/2023,20,20,20,20\n",
+     "inconsistent_date_format", "DATE"),
+    ("CFE_F15_VX.csv", "Trade Date,Futures,Open,High,Low,Close,Settle,Change,Total Volume,EFP,Open Interest\n"
+     f"13/01/2015{CFE_ROW}\n01/16/2015{CFE_ROW}\n", "inconsistent_date_format", "Trade Date"),
+    ("breadth.csv", "date,nyse_advancers,nyse_decliners\n13/01/2023,1500,1400\n01/16/2023,1500,1400\n",
+     "inconsistent_date_format", "date"),
+    ("fomc.csv", "date,meeting_end,kind,notes\n13/01/2023,,scheduled,\n01/16/2023,,scheduled,\n",
+     "inconsistent_date_format", "date"),
+])
+def test_a_date_format_refusal_names_the_column_as_the_file_does(tmp_path: Path, name, text, reason, column):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(VendorFileError) as err:
+        read_file(path)
+    assert (err.value.reason, err.value.column) == (reason, column)
